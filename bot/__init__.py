@@ -1,0 +1,1 @@
+"""sqbot bot package."""

@@ -1,0 +1,308 @@
+"""The ``sqbot`` command: set up the database, load rubrics, invite people, run the bot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from bot.app import NotMigrated, open_database
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+from rubric import RubricError, RubricFileError, load_rubric, load_year
+from rubric.loader import available_years
+from rubric.model import Rubric
+from storage.errors import NotFound, StorageError
+from storage.invitations import create_invitation, format_code
+from storage.migrate import current_revision, head_revision
+from storage.models import Role
+from storage.org import (
+    add_section,
+    create_agency,
+    ensure_demo_agency,
+    find_member,
+    get_agency,
+    get_section,
+    list_agencies,
+    list_sections,
+)
+
+app = typer.Typer(help="服務品質小幫手 sqbot：服務品質自行考核的 LINE／Telegram 助理。",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="資料庫：升級結構、查看版本。", no_args_is_help=True)
+rubric_app = typer.Typer(help="評分表：檢查與顯示各年度的自行考核項目及評分表。",
+                         no_args_is_help=True)
+invite_app = typer.Typer(help="邀請碼：讓同仁或秘書室群組綁定帳號。", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(rubric_app, name="rubric")
+app.add_typer(invite_app, name="invite")
+
+ROLE_WORDS: dict[str, Role] = {
+    "staff": Role.STAFF, "承辦人": Role.STAFF, "同仁": Role.STAFF,
+    "section_head": Role.SECTION_HEAD, "head": Role.SECTION_HEAD, "課室主管": Role.SECTION_HEAD,
+    "主管": Role.SECTION_HEAD,
+    "secretariat": Role.SECRETARIAT, "秘書室": Role.SECRETARIAT,
+    "admin": Role.ADMIN, "管理者": Role.ADMIN,
+}
+ROLE_LABELS = {Role.STAFF: "承辦人", Role.SECTION_HEAD: "課室主管", Role.SECRETARIAT: "秘書室",
+               Role.ADMIN: "管理者"}
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+    configure_logging(settings.log_level, settings.secret_values())
+    return settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command()
+def init(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="建立示範機關：經濟部水利署第十河川局與其課室")
+    ] = False,
+    agency: Annotated[str | None, typer.Option(help="建立此名稱的機關")] = None,
+    section: Annotated[list[str] | None, typer.Option(help="該機關的課室（可重複）")] = None,
+) -> None:
+    """升級資料庫到最新結構，並（選擇性）建立機關與課室。"""
+    settings = _settings()
+    try:
+        database = open_database(settings, migrate=True)
+    except StorageError as exc:
+        _fail(f"無法初始化資料庫（DATABASE_URL）：{exc}")
+    with database.transaction() as session:
+        created: list[str] = []
+        if demo:
+            created.append(ensure_demo_agency(session=session).name)
+        if agency:
+            try:
+                existing = get_agency(session=session, name=agency)
+            except NotFound:
+                existing = create_agency(session=session, name=agency)
+            known = {s.name for s in list_sections(session=session, agency=existing)}
+            for name in section or []:
+                if name not in known:
+                    add_section(session=session, agency=existing, name=name)
+            created.append(existing.name)
+        summary = [
+            f"{a.name}：{len(list_sections(session=session, agency=a))} 個課室"
+            for a in list_agencies(session=session)
+        ]
+    typer.echo(f"資料庫已就緒（{_safe_url(settings)}，版本 {head_revision()}）。")
+    for line in summary:
+        typer.echo(f"  {line}")
+    if not summary:
+        typer.echo("  尚無機關：執行 `sqbot init --demo` 建立示範機關，或以 --agency 建立。")
+
+
+def _safe_url(settings: Settings) -> str:
+    from storage.db import normalize_url
+
+    return normalize_url(settings.database_url).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """將資料庫結構升級到此版本程式所需（可重複執行）。"""
+    settings = _settings()
+    try:
+        database = open_database(settings, migrate=True)
+    except StorageError as exc:
+        _fail(f"升級失敗（DATABASE_URL）：{exc}")
+    typer.echo(f"資料庫已升級到版本 {current_revision(database.engine)}（{_safe_url(settings)}）。")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """顯示資料庫目前的結構版本與程式需要的版本。"""
+    settings = _settings()
+    from storage.db import Database
+
+    database = Database.from_url(settings.database_url)
+    current, head = current_revision(database.engine), head_revision()
+    typer.echo(f"資料庫版本：{current or '（空的）'}；程式需要：{head}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+@rubric_app.command("check")
+def rubric_check(path: Annotated[Path, typer.Argument(help="評分表 YAML 檔")]) -> None:
+    """檢查一個評分表檔案是否符合規則（配分加總、級距不重疊不留空）。"""
+    try:
+        rubric = load_rubric(path)
+    except RubricFileError as exc:
+        _fail(f"評分表有誤：{exc}")
+    typer.echo(f"{path}：{rubric.year} 年度評分表正確，{len(rubric.facets)} 個構面、"
+               f"{len(rubric.items)} 個評核項目、{len(rubric.questions)} 題，"
+               f"滿分 {rubric.total} 分。")
+
+
+@rubric_app.command("show")
+def rubric_show(
+    year: Annotated[int | None, typer.Option(help="民國年度，例如 105；預設為最新一份")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 輸出")] = False,
+) -> None:
+    """顯示一個年度的自行考核項目及評分表。"""
+    try:
+        rubric = load_year(year if year is not None else available_years()[-1])
+    except RubricError as exc:
+        _fail(f"找不到評分表：{exc}")
+    if as_json:
+        typer.echo(json.dumps(rubric_as_json(rubric), ensure_ascii=False, indent=2))
+        return
+    typer.echo(render_rubric(rubric))
+
+
+def rubric_as_json(rubric: Rubric) -> dict[str, Any]:
+    """The rubric as JSON: items with their questions, codes, maxima and bands."""
+    return {
+        "year": rubric.year,
+        "title": rubric.title,
+        "total": rubric.total,
+        "grades": [{"grade": g.grade, "min": g.min} for g in rubric.grades],
+        "facets": [{"code": f.code, "name": f.name, "max": f.max,
+                    "items": [i.code for i in f.items]} for f in rubric.facets],
+        "items": [
+            {
+                "code": item.code,
+                "name": item.name,
+                "max": item.max,
+                "questions": [
+                    {
+                        "code": q.code,
+                        "name": q.name,
+                        "max": q.max,
+                        "path": rubric.placement(q.code).breadcrumb,
+                        "bands": [{"min": b.min, "max": b.max, "criteria": b.criteria,
+                                   **({"measure_min": b.measure_min}
+                                      if b.measure_min is not None else {})}
+                                  for b in q.bands],
+                        "criteria": list(q.criteria),
+                        **({"measure": q.measure.model_dump()} if q.measure else {}),
+                    }
+                    for q in item.all_questions()
+                ],
+            }
+            for item in rubric.items
+        ],
+    }
+
+
+def render_rubric(rubric: Rubric) -> str:
+    """The rubric as readable text for the terminal."""
+    lines = [f"{rubric.title}（滿分 {rubric.total} 分）",
+             "等第：" + "；".join(f"{g.grade} ≥ {g.min}" for g in rubric.grades), ""]
+    for facet in rubric.facets:
+        lines.append(f"【{facet.name}構面（{facet.max}分）】")
+        for item in facet.items:
+            lines.append(f"  {item.code}. {item.name}（{item.max}分）")
+            for q in item.all_questions():
+                lines.append(f"    {q.code} {q.name}（{q.max}分）")
+                for band in q.bands:
+                    first = band.criteria.splitlines()[0]
+                    lines.append(f"        {band.label}：{first}")
+                for criterion in q.criteria:
+                    lines.append(f"        ・{criterion}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+@invite_app.command("create")
+def invite_create(
+    role: Annotated[str, typer.Option(
+        help="staff／section_head／secretariat／admin（或 承辦人／課室主管／秘書室／管理者）")],
+    section: Annotated[str | None, typer.Option(help="課室名稱，例如 規劃課")] = None,
+    name: Annotated[str | None, typer.Option(help="受邀者姓名（省略則用聊天帳號名稱）")] = None,
+    member: Annotated[
+        str | None, typer.Option(help="已綁定的同仁姓名：為他綁定另一個聊天平台")
+    ] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+    days: Annotated[int, typer.Option(min=1, max=90, help="有效天數")] = 14,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 輸出")] = False,
+) -> None:
+    """建立一次性邀請碼。"""
+    chosen = ROLE_WORDS.get(role.strip().lower()) or ROLE_WORDS.get(role.strip())
+    if chosen is None:
+        _fail(f"不認得的角色 {role!r}：可用 staff、section_head、secretariat、admin"
+              "（承辦人、課室主管、秘書室、管理者）。")
+    if chosen in (Role.STAFF, Role.SECTION_HEAD) and not section and not member:
+        _fail("承辦人與課室主管的邀請碼需要 --section（課室名稱）。")
+    settings = _settings()
+    try:
+        database = open_database(settings)
+    except (NotMigrated, StorageError) as exc:
+        _fail(str(exc))
+    now = _now()
+    try:
+        with database.transaction() as session:
+            the_agency = _pick_agency(session, agency or settings.agency)
+            the_section = get_section(session=session, agency=the_agency, name=section) \
+                if section else None
+            existing = find_member(session=session, agency=the_agency, name=member) \
+                if member else None
+            invitation = create_invitation(
+                session=session, agency=the_agency, role=chosen, now=now,
+                section=the_section, member_name=name, member=existing,
+                valid_for=timedelta(days=days),
+            )
+            result = {
+                "code": format_code(invitation.code),
+                "agency": the_agency.name,
+                "section": the_section.name if the_section else None,
+                "role": chosen.value,
+                "name": name or (existing.name if existing else None),
+                "expires_at": invitation.expires_at.isoformat(),
+            }
+    except NotFound as exc:
+        _fail(_not_found_message(exc))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    from rubric.periods import TAIPEI, format_roc_date
+
+    expires = invitation.expires_at.astimezone(TAIPEI)
+    where = f"{result['section']}" if result["section"] else result["agency"]
+    typer.echo(f"邀請碼：{result['code']}（{where}・{ROLE_LABELS[chosen]}，"
+               f"{format_roc_date(expires.date())} {expires:%H:%M} 前有效，限用一次）")
+
+
+def _pick_agency(session: Any, name: str | None) -> Any:
+    from storage.org import the_only_agency
+
+    if name:
+        return get_agency(session=session, name=name)
+    return the_only_agency(session=session)
+
+
+def _not_found_message(exc: NotFound) -> str:
+    if exc.kind == "single agency":
+        return "資料庫中沒有機關或有多個機關：請用 --agency 指定，或先執行 `sqbot init --demo`。"
+    labels = {"agency": "機關", "section": "課室", "member": "同仁"}
+    return f"找不到{labels.get(exc.kind, exc.kind)}「{exc.key}」。"
+
+
+def main() -> None:
+    """Entry point of the ``sqbot`` console script."""
+    try:
+        app()
+    except RubricError as exc:  # pragma: no cover - commands catch their own
+        typer.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
