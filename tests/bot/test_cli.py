@@ -1,0 +1,125 @@
+"""The ``sqbot`` command, on both databases."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+SHIPPED_RUBRIC = Path(__file__).resolve().parents[2] / "rubric" / "data" / "105.yaml"
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args, database_url=None):
+        env = {"DATABASE_URL": database_url} if database_url else {}
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+def test_init_demo_then_invite(run, database_url):
+    result = run("init", "--demo", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert "經濟部水利署第十河川局：9 個課室" in result.output
+    result = run("invite", "create", "--section", "規劃課", "--role", "承辦人", "--name", "王小明",
+                 "--json", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    invitation = json.loads(result.output)
+    assert invitation["section"] == "規劃課"
+    assert invitation["role"] == "staff"
+    assert len(invitation["code"]) == 11 and invitation["code"][5] == "-"
+    result = run("invite", "create", "--role", "secretariat", database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert "秘書室" in result.output and "限用一次" in result.output
+
+
+def test_invite_errors_are_clear(run, database_url):
+    assert run("init", "--demo", database_url=database_url).exit_code == 0
+    result = run("invite", "create", "--section", "不存在課", "--role", "staff",
+                 database_url=database_url)
+    assert result.exit_code == 1
+    assert "找不到課室「不存在課」" in result.output
+    result = run("invite", "create", "--role", "boss", database_url=database_url)
+    assert result.exit_code == 1
+    assert "不認得的角色" in result.output
+    result = run("invite", "create", "--role", "staff", database_url=database_url)
+    assert "需要 --section" in result.output
+
+
+def test_invite_on_unmigrated_database_says_what_to_run(run, empty_database_url):
+    result = run("invite", "create", "--role", "admin", database_url=empty_database_url)
+    assert result.exit_code == 1
+    assert "sqbot db upgrade" in result.output
+
+
+def test_db_upgrade_and_current(run, empty_database_url):
+    assert run("db", "current", database_url=empty_database_url).exit_code == 1
+    result = run("db", "upgrade", database_url=empty_database_url)
+    assert result.exit_code == 0, result.output
+    result = run("db", "current", database_url=empty_database_url)
+    assert result.exit_code == 0 and "0001" in result.output
+
+
+def test_rubric_show_json_lists_codes_maxima_and_bands(run):
+    result = run("rubric", "show", "--year", "105", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    questions = [q for item in data["items"] for q in item["questions"]]
+    assert len(questions) == 25
+    assert [item["max"] for item in data["items"]] == [280, 170, 150, 100, 100, 100, 100]
+    phone = next(q for q in questions if q["code"] == "2.4")
+    assert phone["bands"][0] == {"min": 16, "max": 20, "criteria": phone["bands"][0]["criteria"],
+                                 "measure_min": 90}
+    assert phone["measure"]["name"] == "電話禮貌測試分數"
+
+
+def test_rubric_show_text(run):
+    result = run("rubric", "show")
+    assert result.exit_code == 0
+    assert "【優質便民服務構面（600分）】" in result.output
+    assert "2.4 電話禮貌測試績效（20分）" in result.output
+
+
+def test_rubric_check(run, tmp_path):
+    result = run("rubric", "check", str(SHIPPED_RUBRIC))
+    assert result.exit_code == 0
+    assert "105 年度評分表正確" in result.output and "25 題" in result.output
+    broken = tmp_path / "105.yaml"
+    broken.write_text(SHIPPED_RUBRIC.read_text(encoding="utf-8").replace(
+        "max: 280", "max: 290", 1), encoding="utf-8")
+    result = run("rubric", "check", str(broken))
+    assert result.exit_code == 1
+    assert f"{broken}: " in result.output and "Traceback" not in result.output
+
+
+def test_unknown_rubric_year(run):
+    result = run("rubric", "show", "--year", "99")
+    assert result.exit_code == 1
+    assert "no rubric for year 99" in result.output
+
+
+def test_bad_setting_stops_with_the_variable_named(run, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "changeme")
+    result = run("init")
+    assert result.exit_code == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.output
+
+
+def test_installed_console_script(tmp_path):
+    """The ``sqbot`` script the package installs runs on the embedded default database."""
+    script = Path(sys.executable).parent / "sqbot"
+    assert script.exists(), "pip install -e . should install the sqbot script"
+    result = subprocess.run([str(script), "init", "--demo"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "sqbot.db").exists()
