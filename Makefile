@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Initialise the embedded SQLite database under ./var with the demo office, then show the rubric.
+## Initialise the embedded SQLite database under ./var with the demo office, then chat as a demo staff member.
 run: $(STAMP)
 	$(BIN)/sqbot init --demo
-	$(BIN)/sqbot rubric show --year 105
+	$(BIN)/sqbot chat --as 王小明
 
 ## Lint, type-check and run the whole suite (every database test on SQLite and PostgreSQL).
 test: $(STAMP) lint typecheck pytest

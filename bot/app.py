@@ -1,9 +1,12 @@
-"""Wiring: settings → database → (later) handlers and channel adapters."""
+"""Wiring: settings → database → handlers (and, later, the channel adapters)."""
 
 from __future__ import annotations
 
 from bot.settings import Settings
+from handlers.dispatch import Clock, Dispatcher, system_clock
+from handlers.turn import FlowConfig
 from storage.db import Database
+from storage.evidence import EvidenceStore
 from storage.migrate import current_revision, head_revision, upgrade
 
 
@@ -25,3 +28,14 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
             f"（DATABASE_URL 指向的資料庫）"
         )
     return database
+
+
+def build_dispatcher(settings: Settings, database: Database, *,
+                     clock: Clock = system_clock) -> Dispatcher:
+    """The flows, wired to the database, the evidence store under DATA_DIR and the clock."""
+    config = FlowConfig(
+        evidence=EvidenceStore(settings.data_dir / "evidence"),
+        max_evidence_bytes=settings.evidence_max_bytes,
+        assessment_window_days=settings.assessment_window_days,
+    )
+    return Dispatcher(database, config, clock=clock)

@@ -10,7 +10,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from bot.app import NotMigrated, open_database
+from bot.app import NotMigrated, build_dispatcher, open_database
+from bot.console import ConsoleChat
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from rubric import RubricError, RubricFileError, load_rubric, load_year
@@ -22,6 +23,7 @@ from storage.migrate import current_revision, head_revision
 from storage.models import Role
 from storage.org import (
     add_section,
+    bind_identity,
     create_agency,
     ensure_demo_agency,
     find_member,
@@ -29,6 +31,7 @@ from storage.org import (
     get_section,
     list_agencies,
     list_sections,
+    member_for_identity,
 )
 
 app = typer.Typer(help="服務品質小幫手 sqbot：服務品質自行考核的 LINE／Telegram 助理。",
@@ -293,6 +296,57 @@ def _not_found_message(exc: NotFound) -> str:
         return "資料庫中沒有機關或有多個機關：請用 --agency 指定，或先執行 `sqbot init --demo`。"
     labels = {"agency": "機關", "section": "課室", "member": "同仁"}
     return f"找不到{labels.get(exc.kind, exc.kind)}「{exc.key}」。"
+
+
+@app.command()
+def chat(
+    as_member: Annotated[
+        str | None, typer.Option("--as", help="以這位同仁的身分聊天（姓名）")
+    ] = None,
+    identity: Annotated[str | None, typer.Option(
+        help="以這個 console 帳號聊天（未綁定時需輸入邀請碼）")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """在終端機中與小幫手對話（與 LINE、Telegram 相同的流程與資料庫）。"""
+    if (as_member is None) == (identity is None):
+        _fail("請擇一指定 --as 姓名 或 --identity 帳號，例如：sqbot chat --as 王小明")
+    settings = _settings()
+    try:
+        database = open_database(settings)
+    except (NotMigrated, StorageError) as exc:
+        _fail(str(exc))
+    user_id = identity or ""
+    if as_member is not None:
+        try:
+            with database.transaction() as session:
+                the_agency = _pick_agency(session, agency or settings.agency)
+                member = find_member(session=session, agency=the_agency, name=as_member)
+                assert member.id is not None
+                user_id = f"member-{member.id}"
+                if member_for_identity(session=session, channel="console",
+                                       platform_user_id=user_id) is None:
+                    bind_identity(session=session, member=member, channel="console",
+                                  platform_user_id=user_id)
+        except NotFound as exc:
+            _fail(_not_found_message(exc))
+    console = ConsoleChat(build_dispatcher(settings, database), database, user_id)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo("服務品質小幫手（終端機）。輸入「填寫自評」開始、「說明」查看指令；"
+                   "#數字 選擇選項，/file 路徑 傳送檔案，/quit 離開。")
+    while True:
+        try:
+            line = input("> ") if interactive else sys.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not interactive and line == "":
+            break
+        if line.strip() in ("/quit", "/exit"):
+            break
+        if not interactive:
+            typer.echo(f"> {line.rstrip()}")
+        typer.echo(console.send(line))
+        typer.echo("")
 
 
 def main() -> None:

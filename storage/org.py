@@ -23,6 +23,12 @@ DEMO_SECTIONS: tuple[tuple[str, bool], ...] = (
     ("政風室", True),
     ("員山子分洪管理中心", True),
 )
+#: Fictional people so the demo can be tried at once (`sqbot chat --as 王小明`).
+DEMO_MEMBERS: tuple[tuple[str, str, Role], ...] = (
+    ("規劃課", "王小明", Role.STAFF),
+    ("規劃課", "林課長", Role.SECTION_HEAD),
+    ("秘書室", "陳秘書", Role.SECRETARIAT),
+)
 
 
 def create_agency(*, session: Session, name: str, rubric_year: int | None = None) -> Agency:
@@ -136,12 +142,17 @@ def binding_for_chat(*, session: Session, channel: str, chat_id: str) -> ChatBin
 
 
 def ensure_demo_agency(*, session: Session, rubric_year: int | None = None) -> Agency:
-    """Create the seed's office with its sections, or return it if it already exists."""
-    existing = session.exec(select(Agency).where(Agency.name == DEMO_AGENCY)).first()
-    if existing is not None:
-        return existing
-    agency = create_agency(session=session, name=DEMO_AGENCY, rubric_year=rubric_year)
-    for position, (name, assessed) in enumerate(DEMO_SECTIONS, start=1):
-        add_section(session=session, agency=agency, name=name, position=position,
-                    assessed=assessed)
+    """Create the seed's office with its sections and demo members (idempotent)."""
+    agency = session.exec(select(Agency).where(Agency.name == DEMO_AGENCY)).first()
+    if agency is None:
+        agency = create_agency(session=session, name=DEMO_AGENCY, rubric_year=rubric_year)
+        for position, (name, assessed) in enumerate(DEMO_SECTIONS, start=1):
+            add_section(session=session, agency=agency, name=name, position=position,
+                        assessed=assessed)
+    for section_name, person, role in DEMO_MEMBERS:
+        exists = session.exec(select(Member).where(Member.agency_id == agency.id,
+                                                   Member.name == person)).first()
+        if exists is None:
+            add_member(session=session, agency=agency, name=person, role=role,
+                       section=get_section(session=session, agency=agency, name=section_name))
     return agency

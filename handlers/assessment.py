@@ -1,0 +1,912 @@
+"""The self-assessment flow: question by question, evidence, review and submission."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from handlers import texts
+from handlers.messages import Choice, Outgoing
+from handlers.state import Mode
+from handlers.tokens import Token, TokenError
+from handlers.turn import Turn
+from rubric import (
+    Period,
+    Question,
+    Rubric,
+    ScoreError,
+    band_for,
+    band_for_measure,
+    check_score,
+    latest_rubric_year,
+    load_year,
+    score_card,
+    to_halfwidth,
+)
+from rubric.periods import TAIPEI, format_roc_date_short
+from storage.assessments import (
+    EDITABLE,
+    add_attachment,
+    add_evidence_text,
+    answers_by_code,
+    attachment_counts,
+    find_assessment,
+    get_or_create_assessment,
+    lock_assessment,
+    record_score,
+    submit_assessment,
+)
+from storage.evidence import EvidenceStoreError
+from storage.models import (
+    Agency,
+    Answer,
+    Assessment,
+    AssessmentStatus,
+    Attachment,
+    Member,
+    Section,
+)
+from storage.org import list_sections
+from storage.outbox import member_destinations, secretariat_destinations
+
+logger = logging.getLogger(__name__)
+
+_SCORE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*分?$")
+_MEASURE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:%|分|件)?$")
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+
+
+class Refused(Exception):
+    """The action cannot be done; ``message`` says why (zh-TW) and nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Sheet:
+    """An assessment with what it takes to show it: section, rubric, current answers."""
+
+    assessment: Assessment
+    section: Section
+    rubric: Rubric
+    answers: dict[str, Answer]
+
+    @property
+    def period(self) -> Period:
+        """The quarter assessed."""
+        return Period(self.assessment.roc_year, self.assessment.quarter)
+
+    @property
+    def editable(self) -> bool:
+        """Whether the section may still change answers."""
+        return self.assessment.status in EDITABLE
+
+    def scores(self) -> dict[str, int]:
+        """Self scores of the answered questions."""
+        return {c: a.self_score for c, a in self.answers.items() if a.self_score is not None}
+
+    def unanswered(self) -> list[str]:
+        """Codes of questions without a score, in form order."""
+        scores = self.scores()
+        return [q.code for q in self.rubric.questions if q.code not in scores]
+
+    def heading(self) -> str:
+        """``規劃課 115年第4季 自評（填寫中）``."""
+        return texts.period_heading(self.section.name, self.period, self.assessment.status)
+
+
+# --- finding the sheet -----------------------------------------------------------------------
+
+
+def open_period(turn: Turn, section: Section) -> Period:
+    """The quarter a section should be filling in now.
+
+    A quarter is assessed right after it ends (Q1–Q3: in the first weeks of the next
+    quarter); Q4 is assessed in December so the annual report can make 12/31. So in the
+    first ``assessment_window_days`` (+7 for weekends and holidays) of Q2–Q4, the previous
+    quarter is open while it is not yet submitted; otherwise the current quarter is.
+    """
+    current = Period.of(turn.now)
+    previous = current.previous()
+    if previous.quarter != 4 and section.id is not None:
+        days_in = (turn.now.astimezone(TAIPEI).date() - current.first_day).days
+        if days_in < turn.config.assessment_window_days + 7:
+            earlier = find_assessment(session=turn.session, section_id=section.id,
+                                      roc_year=previous.roc_year, quarter=previous.quarter)
+            if earlier is None or earlier.status in EDITABLE:
+                return previous
+    return current
+
+
+def _member_section(turn: Turn) -> Section:
+    member = turn.member
+    assert member is not None
+    if member.section_id is None:
+        raise Refused(texts.NO_SECTION)
+    section = turn.session.get(Section, member.section_id)
+    assert section is not None
+    return section
+
+
+def _rubric_year(turn: Turn, period: Period) -> int:
+    agency = turn.session.get(Agency, _member(turn).agency_id)
+    if agency is not None and agency.rubric_year is not None:
+        return agency.rubric_year
+    return latest_rubric_year(period.roc_year)
+
+
+def _member(turn: Turn) -> Member:
+    assert turn.member is not None
+    return turn.member
+
+
+def _sheet(turn: Turn, assessment: Assessment) -> Sheet:
+    section = turn.session.get(Section, assessment.section_id)
+    assert section is not None and assessment.id is not None
+    return Sheet(assessment, section, load_year(assessment.rubric_year),
+                 answers_by_code(session=turn.session, assessment_id=assessment.id))
+
+
+def current_sheet(turn: Turn, *, lock: bool = False) -> Sheet:
+    """The sheet the member is on (or their section's open one)."""
+    section = _member_section(turn)
+    assessment: Assessment | None = None
+    if turn.state.assessment_id is not None:
+        assessment = _load(turn, turn.state.assessment_id, lock=lock)
+        if assessment is not None and assessment.section_id != section.id:
+            assessment = None
+    period = open_period(turn, section)
+    if assessment is None or (Period(assessment.roc_year, assessment.quarter) != period
+                              and assessment.status not in EDITABLE):
+        assessment = get_or_create_assessment(
+            session=turn.session, section=section, roc_year=period.roc_year,
+            quarter=period.quarter, rubric_year=_rubric_year(turn, period), now=turn.now)
+        if lock:
+            assert assessment.id is not None
+            assessment = _load(turn, assessment.id, lock=True)
+            assert assessment is not None
+    return _sheet(turn, assessment)
+
+
+def _load(turn: Turn, assessment_id: int, *, lock: bool) -> Assessment | None:
+    if lock:
+        return lock_assessment(session=turn.session, assessment_id=assessment_id)
+    return turn.session.get(Assessment, assessment_id)
+
+
+def sheet_for_token(turn: Turn, token: Token, *, editing: bool) -> Sheet:
+    """The sheet a button names, after checking the member may act on it."""
+    try:
+        assessment_id = token.int_arg(0)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    section = _member_section(turn)
+    assessment = _load(turn, assessment_id, lock=editing)
+    if assessment is None or assessment.section_id != section.id:
+        logger.warning("refused a token for assessment %s from member %s", assessment_id,
+                       _member(turn).id)
+        raise Refused(texts.NOT_YOUR_SECTION)
+    sheet = _sheet(turn, assessment)
+    if editing and not sheet.editable:
+        raise Refused(texts.LOCKED)
+    return sheet
+
+
+def question_for_token(sheet: Sheet, token: Token, index: int = 1) -> Question:
+    """The question a button names; Refused if the rubric has no such question."""
+    try:
+        code = token.arg(index)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    if not sheet.rubric.has_question(code):
+        raise Refused(texts.NO_SUCH_QUESTION)
+    return sheet.rubric.question(code)
+
+
+# --- showing ---------------------------------------------------------------------------------
+
+
+def _answer_line(turn: Turn, answer: Answer | None) -> str | None:
+    if answer is None or answer.self_score is None:
+        return None
+    who = _member_name(turn, answer.answered_by_member_id)
+    when = format_roc_date_short(answer.answered_at.astimezone(TAIPEI).date()) \
+        if answer.answered_at else ""
+    return f"目前答案：{answer.self_score} 分（{who}，{when}）"
+
+
+def _member_name(turn: Turn, member_id: int | None) -> str:
+    if member_id is None:
+        return "—"
+    member = turn.session.get(Member, member_id)
+    return member.name if member else "—"
+
+
+def question_text(turn: Turn, sheet: Sheet, question: Question) -> str:
+    """The question as shown to staff: place, progress, maximum, bands and criteria."""
+    placement = sheet.rubric.placement(question.code)
+    total = len(sheet.rubric.questions)
+    lines = [
+        f"第 {placement.number}/{total} 題　{question.code} {question.name}"
+        f"（滿分 {question.max} 分）",
+        placement.breadcrumb,
+        "",
+    ]
+    if question.bands:
+        lines.append("評分參考標準：")
+        for index, band in enumerate(question.bands):
+            lines.append(f"{_CIRCLED[index]} {band.label}：{band.criteria}")
+        lines.append("未辦理者可給 0 分。")
+    else:
+        if question.guidance:
+            lines.append(question.guidance)
+        lines.append("評分參考：")
+        lines += [f"{n}. {criterion}" for n, criterion in enumerate(question.criteria, start=1)]
+    if placement.item.notes:
+        lines.append("評分注意事項：")
+        lines += [f"{n}. {note}" for n, note in enumerate(placement.item.notes, start=1)]
+    current = _answer_line(turn, sheet.answers.get(question.code))
+    if current:
+        lines += ["", current]
+    lines.append("")
+    if question.bands:
+        lines.append(f"請選擇級距，或直接輸入分數（0-{question.max} 的整數）。")
+    else:
+        lines.append(f"請直接輸入分數（0-{question.max} 的整數）。")
+    return "\n".join(lines)
+
+
+def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = None) -> None:
+    """Show question ``code`` and wait for its score."""
+    assert sheet.assessment.id is not None
+    question = sheet.rubric.question(code)
+    turn.state.at_question(sheet.assessment.id, code)
+    aid = sheet.assessment.id
+    choices = [turn.choice(band.label, "b", aid, code, i) for i, band in enumerate(question.bands)]
+    if question.measure is not None:
+        choices.append(turn.choice(f"輸入{question.measure.name}"[:20], "e", aid, code))
+    choices.append(turn.choice(texts.ZERO, "s", aid, code, 0))
+    if sheet.answers.get(code) is not None and sheet.answers[code].self_score is not None:
+        choices.append(turn.choice("保留原分數", "n", aid, code))
+    choices += [turn.choice(texts.BACK, "p", aid, code), turn.choice(texts.SKIP, "k", aid, code),
+                turn.choice(texts.REVIEW, "r", aid), turn.choice(texts.PAUSE, "z")]
+    text = question_text(turn, sheet, question)
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+
+
+def ask_band_score(turn: Turn, sheet: Sheet, question: Question, band_index: int,
+                   *, prefix: str | None = None) -> None:
+    """Ask for the exact score inside the chosen band."""
+    assert sheet.assessment.id is not None
+    band = question.bands[band_index]
+    turn.state.mode = Mode.BAND
+    turn.state.band = band_index
+    aid = sheet.assessment.id
+    values = band_score_picks(band.min, band.max)
+    choices = [turn.choice(f"{value}分", "s", aid, question.code, value) for value in values]
+    choices += [turn.choice(texts.BAND_BACK, "q", aid, question.code),
+                turn.choice(texts.PAUSE, "z")]
+    lines = [f"{question.code} {question.name}：{band.label}", band.criteria, "",
+             f"請選擇 {band.min} 到 {band.max} 之間的分數，或直接輸入。"]
+    text = "\n".join(lines)
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+
+
+def band_score_picks(low: int, high: int) -> list[int]:
+    """Scores offered as buttons inside a band: every score of a narrow band, else the ends
+    and the round numbers between them (81-120 → 120, 110, 100, 90, 81)."""
+    if high - low <= 9:
+        return list(range(high, low - 1, -1))
+    step = 5 if high - low <= 25 else 10
+    inner = [v for v in range(high - high % step, low, -step) if low < v < high]
+    return [high, *inner, low]
+
+
+def ask_measure(turn: Turn, sheet: Sheet, question: Question) -> None:
+    """Ask for the objective measure (e.g. the phone-test score) of a question."""
+    assert question.measure is not None and sheet.assessment.id is not None
+    measure = question.measure
+    turn.state.mode = Mode.MEASURE
+    upper = f"{measure.max:g}" if measure.max is not None else "以上"
+    thresholds = "；".join(f"{b.measure_min:g}{measure.unit}以上 → {b.label}"
+                          for b in question.bands if b.measure_min is not None)
+    turn.say(
+        f"請輸入{measure.name}（{measure.min:g}-{upper}{measure.unit}）。\n"
+        f"對照：{thresholds}。",
+        [turn.choice(texts.BAND_BACK, "q", sheet.assessment.id, question.code),
+         turn.choice(texts.PAUSE, "z")],
+    )
+
+
+def ask_evidence(turn: Turn, sheet: Sheet, question: Question, *, prefix: str) -> None:
+    """After a score: invite evidence text, photos or files."""
+    assert sheet.assessment.id is not None
+    turn.state.at_question(sheet.assessment.id, question.code, Mode.EVIDENCE)
+    aid = sheet.assessment.id
+    answer = sheet.answers.get(question.code)
+    has_evidence = (answer is not None and bool(answer.evidence_text)) or bool(
+        attachment_counts(session=turn.session, assessment_id=aid).get(question.code))
+    proceed = texts.NEXT if has_evidence else texts.SKIP
+    turn.say(
+        f"{prefix}\n請提供佐證：可傳送文字說明、照片或檔案（可傳多次）。"
+        f"完成後按「{texts.NEXT}」；沒有佐證請按「{texts.SKIP}」。",
+        [turn.choice(proceed, "n", aid, question.code),
+         turn.choice(texts.RESCORE, "q", aid, question.code),
+         turn.choice(texts.BACK, "p", aid, question.code),
+         turn.choice(texts.REVIEW, "r", aid),
+         turn.choice(texts.PAUSE, "z")],
+    )
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+def parse_score(text: str, question: Question, *, low: int | None = None,
+                high: int | None = None) -> int:
+    """A typed score (``85``, ``８５``, ``85分``); Refused with what is allowed otherwise."""
+    lo = 0 if low is None else low
+    hi = question.max if high is None else high
+    allowed = f"{lo} 到 {hi} 之間的整數"
+    cleaned = to_halfwidth(text).strip()
+    match = _SCORE.match(cleaned)
+    if not cleaned:
+        raise Refused(f"請輸入分數：{allowed}。")
+    if not match:
+        raise Refused(f"「{_quote(text)}」不是分數。請輸入{allowed}（例如 {hi}），"
+                      "或選擇下方的選項。")
+    if "." in match.group(1):
+        raise Refused(f"分數需為整數，不接受小數。請輸入{allowed}。")
+    score = int(match.group(1))
+    if not lo <= score <= hi:
+        where = "這個級距" if low is not None else "本題"
+        raise Refused(f"{score} 分不在{where}的範圍內。請輸入{allowed}。")
+    try:
+        return check_score(question, score)
+    except ScoreError as exc:
+        raise Refused(f"{score} 分不是本題允許的分數（{exc.allowed}）。") from None
+
+
+def _quote(text: str) -> str:
+    text = text.strip().replace("\n", " ")
+    return text if len(text) <= 20 else text[:20] + "…"
+
+
+def apply_score(turn: Turn, sheet: Sheet, question: Question, score: int,
+                measure: float | None = None) -> None:
+    """Record a score, tell an earlier answerer it was changed, then ask for evidence."""
+    member = _member(turn)
+    change = record_score(session=turn.session, assessment=sheet.assessment,
+                          question_code=question.code, score=score, member=member,
+                          now=turn.now, measure_value=measure)
+    sheet.answers[question.code] = change.answer
+    if (change.changed and change.previous_member_id is not None
+            and change.previous_member_id != member.id and change.previous_score is not None):
+        _tell_overridden(turn, sheet, question, change.previous_member_id,
+                         change.previous_score, score)
+    band = band_for(question, score)
+    where = f"（級距 {band.label}）" if band else ""
+    if change.previous_score is not None and change.changed:
+        done = f"已將 {question.code} 由 {change.previous_score} 分改為 {score} 分{where}。"
+    else:
+        done = f"已記錄 {question.code} {question.name}：{score} 分{where}。"
+    ask_evidence(turn, sheet, question, prefix=done)
+
+
+def _tell_overridden(turn: Turn, sheet: Sheet, question: Question, earlier_member_id: int,
+                     earlier: int, now_score: int) -> None:
+    number = sheet.rubric.placement(question.code).number
+    message = Outgoing(
+        f"【提醒】{sheet.section.name} {sheet.period.label} 自評第 {number} 題"
+        f"（{question.code} {question.name}）已由 {_member(turn).name} 改為 {now_score} 分；"
+        f"您先前填的是 {earlier} 分。"
+    )
+    turn.notify(member_destinations(session=turn.session, member_id=earlier_member_id), message,
+                key=f"override:{sheet.assessment.id}:{question.code}:{turn.incoming.channel}:"
+                    f"{turn.incoming.event_id}")
+
+
+def handle_text(turn: Turn, text: str) -> None:
+    """A message that is not a command: a score, a measure, evidence, or a stray word."""
+    mode = turn.state.mode
+    if mode == Mode.CONFIRM_SUBMIT:
+        sheet = current_sheet(turn)
+        turn.say(f"請按「{texts.CONFIRM}」送出，或按「{texts.CANCEL}」返回。",
+                 _confirm_choices(turn, sheet))
+        return
+    if mode not in (Mode.QUESTION, Mode.BAND, Mode.MEASURE, Mode.EVIDENCE) \
+            or turn.state.question is None:
+        show_menu_hint(turn)
+        return
+    sheet = current_sheet(turn, lock=True)
+    code = turn.state.question
+    if sheet.assessment.id != turn.state.assessment_id or not sheet.rubric.has_question(code):
+        resume(turn)
+        return
+    if not sheet.editable:
+        show_locked(turn, sheet)
+        return
+    question = sheet.rubric.question(code)
+    try:
+        if mode == Mode.EVIDENCE:
+            _evidence_text(turn, sheet, question, text)
+        elif mode == Mode.MEASURE:
+            _measure_text(turn, sheet, question, text)
+        elif mode == Mode.BAND and turn.state.band is not None \
+                and turn.state.band < len(question.bands):
+            band = question.bands[turn.state.band]
+            score = parse_score(text, question, low=band.min, high=band.max)
+            apply_score(turn, sheet, question, score, turn.state.measure)
+        else:
+            apply_score(turn, sheet, question, parse_score(text, question))
+    except Refused as refusal:
+        _ask_again(turn, sheet, question, refusal.message)
+
+
+def _ask_again(turn: Turn, sheet: Sheet, question: Question, message: str) -> None:
+    if turn.state.mode == Mode.BAND and turn.state.band is not None:
+        ask_band_score(turn, sheet, question, turn.state.band, prefix=message)
+    elif turn.state.mode == Mode.MEASURE:
+        turn.say(message)
+        ask_measure(turn, sheet, question)
+    else:
+        ask_question(turn, sheet, question.code, prefix=message)
+
+
+def _measure_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
+    measure = question.measure
+    assert measure is not None
+    match = _MEASURE.match(to_halfwidth(text).strip())
+    upper = f"{measure.max:g}" if measure.max is not None else "以上"
+    if not match:
+        raise Refused(f"請輸入{measure.name}的數字（{measure.min:g}-{upper}{measure.unit}）。")
+    value = float(match.group(1))
+    try:
+        band = band_for_measure(question, value)
+    except ScoreError:
+        raise Refused(f"{value:g} 超出{measure.name}的範圍（{measure.min:g}-{upper}"
+                      f"{measure.unit}）。") from None
+    shown = f"{measure.name} {value:g}{measure.unit}"
+    if band is None:
+        lowest = min(b.measure_min or 0 for b in question.bands)
+        turn.state.mode = Mode.QUESTION
+        turn.state.measure = value
+        assert sheet.assessment.id is not None
+        turn.say(f"{shown} 未達最低級距（{lowest:g}{measure.unit}以上），本題建議給 0 分。",
+                 [turn.choice(texts.ZERO, "s", sheet.assessment.id, question.code, 0),
+                  turn.choice("重新輸入", "e", sheet.assessment.id, question.code),
+                  turn.choice(texts.BAND_BACK, "q", sheet.assessment.id, question.code)])
+        return
+    index = question.bands.index(band)
+    turn.state.measure = value
+    ask_band_score(turn, sheet, question, index,
+                   prefix=f"{shown} 對應級距 {band.label}。")
+
+
+def _evidence_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
+    cleaned = text.strip()
+    if not cleaned:
+        raise Refused("請傳送文字說明、照片或檔案作為佐證，或按「略過」。")
+    add_evidence_text(session=turn.session, assessment=sheet.assessment,
+                      question_code=question.code, text=cleaned, member=_member(turn),
+                      now=turn.now)
+    ask_evidence(turn, sheet, question, prefix=f"已收到 {question.code} 的文字佐證。")
+
+
+def handle_attachment(turn: Turn) -> None:
+    """A photo or file: evidence for the question just scored."""
+    attachment = turn.incoming.attachment
+    assert attachment is not None
+    if turn.state.mode != Mode.EVIDENCE or turn.state.question is None:
+        if turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) and turn.state.question:
+            sheet = current_sheet(turn)
+            if sheet.rubric.has_question(turn.state.question):
+                ask_question(turn, sheet, turn.state.question, prefix=texts.EVIDENCE_FIRST_SCORE)
+                return
+        show_menu_hint(turn, prefix="目前沒有正在填答的題目，檔案未被保存。")
+        return
+    sheet = current_sheet(turn, lock=True)
+    code = turn.state.question
+    if not sheet.editable or not sheet.rubric.has_question(code):
+        show_locked(turn, sheet)
+        return
+    question = sheet.rubric.question(code)
+    limit = turn.config.max_evidence_bytes
+    if attachment.size > limit:
+        ask_evidence(turn, sheet, question,
+                     prefix=f"檔案太大（{_size(attachment.size)}），佐證檔案上限為 {_size(limit)}。"
+                            "請壓縮後再傳，或改傳雲端連結。")
+        return
+    try:
+        digest, path = turn.config.evidence.save(attachment.content)
+    except EvidenceStoreError:
+        logger.exception("evidence store failed for assessment %s", sheet.assessment.id)
+        _tell_secretariat_store_failed(turn, sheet, question)
+        ask_evidence(turn, sheet, question, prefix=texts.EVIDENCE_STORE_FAILED)
+        return
+    add_attachment(session=turn.session, assessment=sheet.assessment, question_code=code,
+                   attachment=Attachment(
+                       channel=turn.incoming.channel, platform_file_id=attachment.platform_file_id,
+                       filename=attachment.filename, mime_type=attachment.mime_type,
+                       size=attachment.size, sha256=digest, stored_path=path),
+                   member=_member(turn), now=turn.now)
+    kind = "照片" if attachment.kind == "photo" else "檔案"
+    name = f"「{attachment.filename}」" if attachment.filename else ""
+    ask_evidence(turn, sheet, question,
+                 prefix=f"已收到{kind}{name}（{_size(attachment.size)}），列為 {code} 的佐證。")
+
+
+def _tell_secretariat_store_failed(turn: Turn, sheet: Sheet, question: Question) -> None:
+    turn.notify(
+        secretariat_destinations(session=turn.session, agency_id=sheet.assessment.agency_id),
+        Outgoing(f"【系統通知】{sheet.section.name} 上傳 {question.code} 的佐證檔案時，"
+                 "佐證儲存區寫入失敗（可能是磁碟空間不足），請通知系統管理者。"),
+        key=f"store-failed:{turn.incoming.channel}:{turn.incoming.event_id}")
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+# --- moving around ---------------------------------------------------------------------------
+
+
+def resume(turn: Turn) -> None:
+    """填寫自評: continue where the member (or section) left off."""
+    sheet = current_sheet(turn)
+    if not sheet.editable:
+        show_locked(turn, sheet)
+        return
+    code = resume_target(turn, sheet)
+    unanswered = sheet.unanswered()
+    if code is None:
+        show_review(turn, sheet, prefix="本季 25 題都已作答，可以檢視後送出。")
+        return
+    answered = len(sheet.rubric.questions) - len(unanswered)
+    intro = (f"{sheet.heading()}\n已作答 {answered}/{len(sheet.rubric.questions)} 題。"
+             if answered else f"{sheet.heading()}\n開始填寫，共 {len(sheet.rubric.questions)} 題。")
+    ask_question(turn, sheet, code, prefix=intro)
+
+
+def go_next(turn: Turn, sheet: Sheet, after: str, *, prefix: str | None = None) -> None:
+    """The next unanswered question after ``after`` (wrapping), or the review when done."""
+    codes = [q.code for q in sheet.rubric.questions]
+    position = codes.index(after) if after in codes else -1
+    unanswered = set(sheet.unanswered())
+    for code in codes[position + 1:] + codes[:position + 1]:
+        if code in unanswered and code != after:
+            ask_question(turn, sheet, code, prefix=prefix)
+            return
+    if after in unanswered:
+        ask_question(turn, sheet, after, prefix=(prefix or "") + "\n只剩這題還沒作答。")
+        return
+    show_review(turn, sheet, prefix=((prefix + "\n") if prefix else "")
+                + f"全部 {len(codes)} 題都已作答！請檢視後送出。")
+
+
+def go_back(turn: Turn, sheet: Sheet, code: str) -> None:
+    """The question before ``code``."""
+    codes = [q.code for q in sheet.rubric.questions]
+    position = codes.index(code)
+    if position == 0:
+        ask_question(turn, sheet, code, prefix="已經是第一題了。")
+        return
+    ask_question(turn, sheet, codes[position - 1])
+
+
+def goto(turn: Turn, target: str) -> None:
+    """跳到 N: by number (1–25) or by code (2.4)."""
+    sheet = current_sheet(turn)
+    if not sheet.editable:
+        show_locked(turn, sheet)
+        return
+    total = len(sheet.rubric.questions)
+    cleaned = to_halfwidth(target).strip()
+    code: str | None = None
+    if cleaned.isdigit() and 1 <= int(cleaned) <= total:
+        code = sheet.rubric.questions[int(cleaned) - 1].code
+    elif sheet.rubric.has_question(cleaned):
+        code = cleaned
+    if code is None:
+        message = (f"沒有「{_quote(target)}」這一題。請輸入 1 到 {total} 的題號（例如：跳到 5），"
+                   "或題目代碼（例如：跳到 2.4）。")
+        if turn.state.question and sheet.rubric.has_question(turn.state.question) \
+                and turn.state.mode != Mode.IDLE:
+            ask_question(turn, sheet, turn.state.question, prefix=message)
+        else:
+            show_menu_hint(turn, prefix=message)
+        return
+    ask_question(turn, sheet, code)
+
+
+def resume_target(turn: Turn, sheet: Sheet) -> str | None:
+    """Where 填寫自評 continues: the question being answered, else the first unanswered."""
+    unanswered = sheet.unanswered()
+    code = turn.state.question
+    if (turn.state.assessment_id == sheet.assessment.id and code is not None
+            and sheet.rubric.has_question(code) and code in unanswered):
+        return code
+    return unanswered[0] if unanswered else None
+
+
+def pause(turn: Turn) -> None:
+    """暫停: everything is saved; say how to come back."""
+    where = ""
+    if turn.member is not None and turn.member.section_id is not None:
+        sheet = current_sheet(turn)
+        target = resume_target(turn, sheet) if sheet.editable else None
+        if target is not None:
+            number = sheet.rubric.placement(target).number
+            where = f"下次從第 {number} 題（{target}）繼續。"
+    turn.state.to_menu()
+    turn.say(f"已暫停，您的答案都已儲存。{where}隨時輸入「{texts.FILL}」或按下方按鈕即可繼續。",
+             main_menu_choices(turn))
+
+
+def cancel(turn: Turn) -> None:
+    """取消: leave the current step (a band choice, a measure, a submission) for the question."""
+    if turn.state.mode == Mode.CONFIRM_SUBMIT:
+        sheet = current_sheet(turn)
+        turn.state.to_menu()
+        show_review(turn, sheet, prefix="已取消送出，答案都保留著。")
+        return
+    if turn.state.mode in (Mode.BAND, Mode.MEASURE) and turn.state.question:
+        sheet = current_sheet(turn)
+        if sheet.rubric.has_question(turn.state.question):
+            ask_question(turn, sheet, turn.state.question, prefix="已取消。")
+            return
+    turn.state.to_menu()
+    show_menu(turn, prefix="已取消。")
+
+
+# --- review and submission -------------------------------------------------------------------
+
+
+def review_text(turn: Turn, sheet: Sheet) -> str:
+    """Item subtotals so far, unanswered questions, and who answered what."""
+    scores = sheet.scores()
+    card = score_card(sheet.rubric, scores)
+    files = attachment_counts(session=turn.session, assessment_id=sheet.assessment.id or 0)
+    total = len(sheet.rubric.questions)
+    lines = [sheet.heading(),
+             f"已作答 {len(card.answered)}/{total} 題，目前合計 {card.total} 分。", ""]
+    names: dict[int | None, str] = {}
+    for item in sheet.rubric.items:
+        lines.append(f"【{item.name}】{card.item_scores[item.code]}/{item.max} 分")
+        for question in item.all_questions():
+            answer = sheet.answers.get(question.code)
+            if answer is None or answer.self_score is None:
+                lines.append(f"　{question.code} {question.name}：未作答")
+                continue
+            who = names.setdefault(answer.answered_by_member_id,
+                                   _member_name(turn, answer.answered_by_member_id))
+            extras = []
+            if answer.evidence_text:
+                extras.append("文字佐證")
+            if files.get(question.code):
+                extras.append(f"檔案 {files[question.code]} 件")
+            extra = f"，{'、'.join(extras)}" if extras else ""
+            lines.append(f"　{question.code} {question.name}：{answer.self_score} 分"
+                         f"（{who}{extra}）")
+    unanswered = sheet.unanswered()
+    if unanswered:
+        numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
+        lines += ["", f"未作答 {len(unanswered)} 題：{numbers}"]
+    else:
+        lines += ["", f"總分 {card.total} 分，等第「{card.grade}」。"]
+    return "\n".join(lines)
+
+
+def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
+    """檢視: the review, with the way on."""
+    assert sheet.assessment.id is not None
+    text = review_text(turn, sheet)
+    if not sheet.editable:
+        turn.state.to_menu()
+        turn.say(text, main_menu_choices(turn))
+        return
+    turn.state.to_menu()
+    turn.state.assessment_id = sheet.assessment.id
+    aid = sheet.assessment.id
+    choices = []
+    if sheet.unanswered():
+        choices.append(turn.choice(texts.CONTINUE, "g", aid, sheet.unanswered()[0]))
+    else:
+        choices.append(turn.choice(texts.SUBMIT, "u", aid))
+    choices.append(turn.menu_choice(texts.MENU, "menu"))
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+
+
+def _confirm_choices(turn: Turn, sheet: Sheet) -> list[Choice]:
+    assert sheet.assessment.id is not None
+    return [turn.choice(texts.CONFIRM, "c", sheet.assessment.id),
+            turn.choice(texts.CANCEL, "x")]
+
+
+def request_submit(turn: Turn, sheet: Sheet) -> None:
+    """送出: refuse while questions are unanswered; else show totals and ask to confirm."""
+    if not sheet.editable:
+        show_locked(turn, sheet)
+        return
+    unanswered = sheet.unanswered()
+    if unanswered:
+        numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
+        show_review(turn, sheet, prefix=f"尚有 {len(unanswered)} 題未作答，還不能送出：{numbers}。"
+                                        "\n未辦理的項目也請明確填 0 分。")
+        return
+    card = score_card(sheet.rubric, sheet.scores())
+    lines = [f"即將送出 {sheet.section.name} {sheet.period.label} 自評：", ""]
+    lines += [f"{item.name}：{card.item_scores[item.code]}/{item.max} 分"
+              for item in sheet.rubric.items]
+    lines += ["", f"總分：{card.total} 分", f"等第：{card.grade}", "",
+              "送出後將無法修改（秘書室退回後才能再修改）。確定送出嗎？"]
+    turn.state.to_menu()
+    turn.state.assessment_id = sheet.assessment.id
+    turn.state.mode = Mode.CONFIRM_SUBMIT
+    turn.say("\n".join(lines), _confirm_choices(turn, sheet))
+
+
+def confirm_submit(turn: Turn, sheet: Sheet) -> None:
+    """確認送出: lock the assessment, give the receipt, notify the secretariat."""
+    if not sheet.editable:
+        show_locked(turn, sheet)
+        return
+    if sheet.unanswered():  # someone may have cleared an answer in between
+        request_submit(turn, sheet)
+        return
+    member = _member(turn)
+    card = score_card(sheet.rubric, sheet.scores())
+    reference = submit_assessment(session=turn.session, assessment=sheet.assessment,
+                                  member=member, now=turn.now)
+    when = texts.roc_datetime(turn.now)
+    turn.state.to_menu()
+    turn.say(
+        "\n".join([
+            "收件確認",
+            f"收件編號：{reference}",
+            f"課室：{sheet.section.name}",
+            f"期別：{sheet.period.label}",
+            f"送出時間：{when}",
+            f"送出人：{member.name}",
+            f"總分：{card.total} 分",
+            f"等第：{card.grade}",
+            "",
+            "本季自評已鎖定，秘書室審定後會通知您。",
+        ]),
+        main_menu_choices(turn),
+    )
+    notice = Outgoing(
+        f"【自評送出】{sheet.section.name} {sheet.period.label}\n"
+        f"總分 {card.total} 分，等第「{card.grade}」\n"
+        f"送出人：{member.name}（{when}）\n收件編號：{reference}",
+        meta={"kind": "submission", "assessment_id": sheet.assessment.id},
+    )
+    turn.notify(secretariat_destinations(session=turn.session,
+                                         agency_id=sheet.assessment.agency_id),
+                notice, key=f"submitted:{reference}")
+    # The rest of the section learns it is done (they stop being asked for answers).
+    for other in _section_members(turn, sheet.section):
+        if other.id != member.id and other.id is not None:
+            turn.notify(member_destinations(session=turn.session, member_id=other.id),
+                        Outgoing(f"{sheet.section.name} {sheet.period.label} 自評已由 "
+                                 f"{member.name} 送出（總分 {card.total} 分，"
+                                 f"等第「{card.grade}」）。"),
+                        key=f"submitted:{reference}:member:{other.id}")
+
+
+def _section_members(turn: Turn, section: Section) -> list[Member]:
+    return list(turn.session.exec(
+        select(Member).where(Member.section_id == section.id, Member.active == True)  # noqa: E712
+    ).all())
+
+
+def show_locked(turn: Turn, sheet: Sheet) -> None:
+    """A submitted (or verified) assessment: read-only."""
+    status = sheet.assessment.status
+    card = score_card(sheet.rubric, sheet.scores())
+    submitted_at = sheet.assessment.submitted_at
+    if status == AssessmentStatus.SUBMITTED and submitted_at is not None:
+        detail = (f"已於 {texts.roc_datetime(submitted_at)} 送出"
+                  f"（收件編號 {sheet.assessment.reference}）")
+    else:
+        detail = "已經秘書室審定"
+    turn.state.to_menu()
+    turn.state.assessment_id = sheet.assessment.id
+    assert sheet.assessment.id is not None
+    turn.say(f"{sheet.section.name} {sheet.period.label} 自評{detail}，總分 {card.total} 分，"
+             f"等第「{card.grade}」。\n秘書室退回前僅能檢視，無法修改。",
+             [turn.choice(texts.REVIEW, "r", sheet.assessment.id),
+              turn.menu_choice(texts.MENU, "menu")])
+
+
+# --- menus and progress ----------------------------------------------------------------------
+
+
+def main_menu_choices(turn: Turn) -> list[Choice]:
+    """The main menu's buttons (extra entries for the secretariat)."""
+    choices = [turn.menu_choice(texts.FILL, "fill"),
+               turn.menu_choice(texts.MY_PROGRESS, "progress")]
+    if turn.is_secretariat:
+        choices.append(turn.menu_choice(texts.OVERVIEW, "overview"))
+    choices.append(turn.menu_choice(texts.HELP, "help"))
+    return choices
+
+
+def show_menu(turn: Turn, *, prefix: str | None = None) -> None:
+    """選單."""
+    turn.state.to_menu()
+    member = _member(turn)
+    text = f"{member.name}您好，請選擇功能："
+    turn.say(f"{prefix}\n{text}" if prefix else text, main_menu_choices(turn))
+
+
+def show_menu_hint(turn: Turn, *, prefix: str | None = None) -> None:
+    """A message that fits no step: the menu, with how to get help."""
+    hint = f"請選擇下方功能，或輸入「{texts.HELP}」查看可用的指令。"
+    turn.state.to_menu()
+    turn.say(f"{prefix}\n{hint}" if prefix else hint, main_menu_choices(turn))
+
+
+def show_help(turn: Turn) -> None:
+    """說明."""
+    turn.state.to_menu()
+    turn.say(texts.help_text(turn.is_secretariat), main_menu_choices(turn))
+
+
+def show_progress(turn: Turn) -> None:
+    """我的進度: the section's open assessment in one glance."""
+    sheet = current_sheet(turn)
+    scores = sheet.scores()
+    card = score_card(sheet.rubric, scores)
+    total = len(sheet.rubric.questions)
+    assert sheet.assessment.id is not None
+    lines = [f"{sheet.heading()}",
+             f"已作答 {len(card.answered)}/{total} 題，目前合計 {card.total} 分。"]
+    if card.complete:
+        lines.append(f"總分 {card.total} 分，等第「{card.grade}」。")
+    turn.state.to_menu()
+    turn.state.assessment_id = sheet.assessment.id
+    choices = [turn.menu_choice(texts.FILL if sheet.editable else texts.MENU,
+                                "fill" if sheet.editable else "menu"),
+               turn.choice(texts.REVIEW, "r", sheet.assessment.id)]
+    turn.say("\n".join(lines), choices)
+
+
+def show_overview(turn: Turn) -> None:
+    """各課室進度 (secretariat): every section's answered count and status this quarter."""
+    if not turn.is_secretariat:
+        show_menu_hint(turn, prefix=texts.NOT_ALLOWED)
+        return
+    member = _member(turn)
+    agency = turn.session.get(Agency, member.agency_id)
+    assert agency is not None
+    period = Period.of(turn.now)
+    lines: list[str] = []
+    not_started: list[str] = []
+    for section in list_sections(session=turn.session, agency=agency):
+        if not section.assessed or section.id is None:
+            continue
+        period = open_period(turn, section)
+        assessment = find_assessment(session=turn.session, section_id=section.id,
+                                     roc_year=period.roc_year, quarter=period.quarter)
+        if assessment is None or assessment.id is None:
+            not_started.append(section.name)
+            continue
+        rubric = load_year(assessment.rubric_year)
+        answered = sum(1 for a in answers_by_code(session=turn.session,
+                                                  assessment_id=assessment.id).values()
+                       if a.self_score is not None)
+        status = texts.STATUS_LABELS.get(AssessmentStatus(assessment.status), assessment.status)
+        last = texts.roc_datetime(assessment.updated_at)
+        lines.append(f"{section.name}：{answered}/{len(rubric.questions)} 題，{status}"
+                     f"（最後更新 {last}）")
+    if not_started:
+        lines.append(f"尚未開始：{'、'.join(not_started)}")
+    turn.state.to_menu()
+    turn.say(f"各課室自評進度（{period.label}）\n" + "\n".join(lines), main_menu_choices(turn))

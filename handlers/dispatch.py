@@ -1,0 +1,321 @@
+"""``Dispatcher.dispatch(incoming) -> replies``: one event, one database transaction.
+
+The transaction records the event id (a redelivery is dropped), loads and locks the
+conversation state, runs the flow step, writes answers, state and outbox rows, and commits.
+Replies for the sender are returned; messages for anyone else are in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import OperationalError
+
+from handlers import assessment, texts
+from handlers.assessment import Refused
+from handlers.commands import parse_command
+from handlers.messages import ChatKind, Incoming, Outgoing
+from handlers.onboarding import handle_group, handle_stranger
+from handlers.state import Mode, State
+from handlers.tokens import Token, TokenError, parse_token
+from handlers.turn import FlowConfig, Turn
+from storage.conversations import lock_state, record_event
+from storage.db import Database
+from storage.org import member_for_identity
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TRANSIENT_ATTEMPTS = 3
+
+
+def system_clock() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Runs flows for incoming events against the database."""
+
+    def __init__(self, database: Database, config: FlowConfig, *,
+                 clock: Clock = system_clock) -> None:
+        self.database = database
+        self.config = config
+        self.clock = clock
+
+    def dispatch(self, incoming: Incoming) -> list[Outgoing]:
+        """Handle one event; return the replies for its sender (empty for a redelivery).
+
+        A transient database error (locked, connection lost, deadlock) is retried; if it
+        persists it is raised, so the adapter does not acknowledge and the platform
+        redelivers. Any other error is logged, the event is recorded as handled, and the
+        sender is told the message was not processed.
+        """
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                return self._run(incoming)
+            except OperationalError:
+                if attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                logger.warning("transient database error on attempt %s; retrying", attempt)
+            except Exception:
+                logger.exception("flow failed for %s event %s", incoming.channel,
+                                 incoming.event_id)
+                return self._failed(incoming)
+        raise AssertionError("unreachable")
+
+    def _run(self, incoming: Incoming) -> list[Outgoing]:
+        now = self.clock()
+        with self.database.transaction() as session:
+            if not record_event(session=session, channel=incoming.channel,
+                                event_id=incoming.event_id, now=now):
+                logger.info("dropped redelivered %s event %s", incoming.channel,
+                            incoming.event_id)
+                return []
+            key_user = incoming.user_id if incoming.chat_kind == ChatKind.PRIVATE \
+                else f"group:{incoming.chat_id}"
+            row = lock_state(session=session, channel=incoming.channel, user_id=key_user,
+                             now=now)
+            state = State.from_json(row.state)
+            previous = state.step
+            state.step = previous + 1
+            member = member_for_identity(session=session, channel=incoming.channel,
+                                         platform_user_id=incoming.user_id)
+            turn = Turn(session=session, incoming=incoming, now=now, state=state,
+                        config=self.config, member=member, previous_step=previous)
+            route(turn)
+            row.state = state.to_json()
+            row.updated_at = now
+            session.add(row)
+            return turn.replies
+
+    def _failed(self, incoming: Incoming) -> list[Outgoing]:
+        with self.database.transaction() as session:
+            record_event(session=session, channel=incoming.channel, event_id=incoming.event_id,
+                         now=self.clock())
+        return [Outgoing(texts.ERROR)]
+
+
+def route(turn: Turn) -> None:
+    """Send the event to the flow it belongs to."""
+    if turn.incoming.chat_kind == ChatKind.GROUP:
+        handle_group(turn)
+        return
+    if turn.member is None:
+        handle_stranger(turn)
+        return
+    try:
+        if turn.incoming.action is not None:
+            _action(turn, turn.incoming.action)
+        elif turn.incoming.attachment is not None:
+            assessment.handle_attachment(turn)
+        else:
+            _text(turn, turn.incoming.text or "")
+    except Refused as refusal:
+        _refused(turn, refusal.message)
+
+
+def _text(turn: Turn, text: str) -> None:
+    command = parse_command(text)
+    if command is None:
+        assessment.handle_text(turn, text)
+        return
+    _command(turn, command.name, command.arg)
+
+
+def _command(turn: Turn, name: str, arg: str = "") -> None:
+    state = turn.state
+    if name in ("menu", "start", "bind"):
+        assessment.show_menu(turn)
+    elif name == "fill":
+        assessment.resume(turn)
+    elif name == "help":
+        assessment.show_help(turn)
+    elif name == "progress":
+        assessment.show_progress(turn)
+    elif name == "overview":
+        assessment.show_overview(turn)
+    elif name == "pause":
+        assessment.pause(turn)
+    elif name == "cancel":
+        assessment.cancel(turn)
+    elif name == "goto":
+        assessment.goto(turn, arg)
+    elif name == "review":
+        assessment.show_review(turn, assessment.current_sheet(turn))
+    elif name == "submit":
+        assessment.request_submit(turn, assessment.current_sheet(turn))
+    elif name == "confirm":
+        if state.mode != Mode.CONFIRM_SUBMIT:
+            assessment.request_submit(turn, assessment.current_sheet(turn))
+        else:
+            assessment.confirm_submit(turn, assessment.current_sheet(turn, lock=True))
+    elif name in ("back", "skip", "next", "rescore"):
+        _navigate(turn, name)
+    else:  # pragma: no cover - parse_command only yields the names above
+        assessment.show_menu_hint(turn)
+
+
+def _navigate(turn: Turn, name: str) -> None:
+    """上一題 / 略過 / 下一題 / 重新評分, typed: relative to the question being answered."""
+    code = turn.state.question
+    in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE, Mode.EVIDENCE)
+    if not in_question or code is None:
+        assessment.resume(turn)
+        return
+    sheet = assessment.current_sheet(turn)
+    if not sheet.editable:
+        assessment.show_locked(turn, sheet)
+        return
+    if not sheet.rubric.has_question(code):
+        assessment.resume(turn)
+    elif name == "back":
+        assessment.go_back(turn, sheet, code)
+    elif name == "rescore":
+        assessment.ask_question(turn, sheet, code)
+    else:
+        assessment.go_next(turn, sheet, code)
+
+
+def _action(turn: Turn, action: str) -> None:
+    try:
+        token = parse_token(action)
+    except TokenError:
+        logger.warning("unparseable action token from member %s",
+                       turn.member.id if turn.member else None)
+        _refused(turn, texts.UNKNOWN_BUTTON)
+        return
+    if token.verb == "m":
+        entry = token.args[0] if token.args else "menu"
+        if entry not in ("fill", "progress", "overview", "help", "menu"):
+            _refused(turn, texts.UNKNOWN_BUTTON)
+            return
+        _command(turn, entry)
+        return
+    if token.step != turn.previous_step:
+        _refused(turn, texts.STALE_BUTTON)
+        return
+    handler = _VERBS.get(token.verb)
+    if handler is None:
+        _refused(turn, texts.UNKNOWN_BUTTON)
+        return
+    handler(turn, token)
+
+
+def _refused(turn: Turn, message: str) -> None:
+    """Say why nothing happened, then show where the member is (the step is redrawn)."""
+    turn.replies.clear()
+    state = turn.state
+    if turn.member is None:
+        turn.say(message)
+        return
+    try:
+        if state.mode != Mode.IDLE and state.question is not None:
+            sheet = assessment.current_sheet(turn)
+            if sheet.editable and sheet.rubric.has_question(state.question) \
+                    and sheet.assessment.id == state.assessment_id:
+                assessment.ask_question(turn, sheet, state.question, prefix=message)
+                return
+        assessment.show_menu(turn, prefix=message)
+    except Refused as inner:
+        turn.replies.clear()
+        turn.say(f"{message}\n{inner.message}", assessment.main_menu_choices(turn))
+
+
+def _band(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    try:
+        index = token.int_arg(2)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    if index >= len(question.bands):
+        raise Refused(texts.UNKNOWN_BUTTON)
+    turn.state.at_question(sheet.assessment.id or 0, question.code)
+    assessment.ask_band_score(turn, sheet, question, index)
+
+
+def _score(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    try:
+        score = token.int_arg(2)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    low = high = None
+    if turn.state.mode == Mode.BAND and turn.state.band is not None \
+            and turn.state.question == question.code and score != 0:
+        band = question.bands[turn.state.band]
+        low, high = band.min, band.max
+    if (low is not None and high is not None and not low <= score <= high) or score > question.max:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    measure = turn.state.measure if turn.state.question == question.code else None
+    assessment.apply_score(turn, sheet, question, score, measure)
+
+
+def _measure(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    if question.measure is None:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    turn.state.at_question(sheet.assessment.id or 0, question.code)
+    assessment.ask_measure(turn, sheet, question)
+
+
+def _question(turn: Turn, token: Token) -> None:
+    """返回級距 / 重新評分: back to the question's bands."""
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    assessment.ask_question(turn, sheet, question.code)
+
+
+def _next(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    assessment.go_next(turn, sheet, question.code)
+
+
+def _previous(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    assessment.go_back(turn, sheet, question.code)
+
+
+def _goto(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    assessment.ask_question(turn, sheet, question.code)
+
+
+def _review(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=False)
+    assessment.show_review(turn, sheet)
+
+
+def _submit(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    assessment.request_submit(turn, sheet)
+
+
+def _confirm(turn: Turn, token: Token) -> None:
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    if turn.state.mode != Mode.CONFIRM_SUBMIT:
+        raise Refused(texts.STALE_BUTTON)
+    assessment.confirm_submit(turn, sheet)
+
+
+def _cancel(turn: Turn, token: Token) -> None:
+    assessment.cancel(turn)
+
+
+def _pause(turn: Turn, token: Token) -> None:
+    assessment.pause(turn)
+
+
+_VERBS: dict[str, Callable[[Turn, Token], None]] = {
+    "b": _band, "s": _score, "e": _measure, "q": _question, "n": _next, "k": _next,
+    "p": _previous, "g": _goto, "r": _review, "u": _submit, "c": _confirm, "x": _cancel,
+    "z": _pause,
+}

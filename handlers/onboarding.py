@@ -1,0 +1,90 @@
+"""Strangers bind their chat identity with an invitation code; groups bind with /bind CODE."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers import texts
+from handlers.assessment import main_menu_choices
+from handlers.commands import parse_command
+from handlers.turn import Turn
+from rubric import to_halfwidth
+from storage.errors import InvitationError
+from storage.invitations import (
+    check_invitation,
+    looks_like_code,
+    normalize_code,
+    redeem_for_identity,
+)
+from storage.models import Agency, ChatBinding, Role, Section
+from storage.org import binding_for_chat, member_for_identity
+
+logger = logging.getLogger(__name__)
+
+
+def _code_in(text: str) -> str | None:
+    """The invitation code a stranger typed (``ABCDE-FGHJK`` or ``/start ABCDEFGHJK``)."""
+    command = parse_command(text)
+    if command is not None and command.name == "start":
+        return command.arg
+    cleaned = to_halfwidth(text).strip()
+    if cleaned.startswith(("綁定", "/bind")):
+        cleaned = cleaned.removeprefix("綁定").removeprefix("/bind").strip()
+    return cleaned if looks_like_code(cleaned) or len(normalize_code(cleaned)) >= 8 else None
+
+
+def handle_stranger(turn: Turn) -> None:
+    """An unknown chat identity: bind it with a code, or ask for one."""
+    text = turn.incoming.text or ""
+    code = _code_in(text) if text else None
+    if code is None:
+        turn.say(texts.WELCOME_STRANGER)
+        return
+    try:
+        member = redeem_for_identity(
+            session=turn.session, text=code, channel=turn.incoming.channel,
+            platform_user_id=turn.incoming.user_id, display_name=turn.incoming.display_name,
+            now=turn.now)
+    except InvitationError as refusal:
+        turn.say(texts.INVITATION_REFUSED[refusal.reason])
+        return
+    turn.member = member
+    section = turn.session.get(Section, member.section_id) if member.section_id else None
+    agency = turn.session.get(Agency, member.agency_id)
+    where = "・".join(x for x in [agency.name if agency else "", section.name if section else "",
+                                   texts.ROLE_LABELS[Role(member.role)]] if x)
+    turn.say(f"綁定完成！{member.name}您好。\n您的身分：{where}\n"
+             f"每季請依評分表逐題自評，按「{texts.FILL}」開始。", main_menu_choices(turn))
+
+
+def handle_group(turn: Turn) -> None:
+    """A group chat: only ``/bind CODE`` (綁定 CODE) from a bound secretariat code is handled.
+
+    The bot says nothing to unbound groups' chatter and ignores ordinary talk in bound ones.
+    """
+    command = parse_command(turn.incoming.text or "")
+    if command is None or command.name != "bind" or not command.arg:
+        return
+    channel, chat_id = turn.incoming.channel, turn.incoming.chat_id
+    if binding_for_chat(session=turn.session, channel=channel, chat_id=chat_id) is not None:
+        turn.say(texts.GROUP_ALREADY_BOUND)
+        return
+    try:
+        invitation = check_invitation(session=turn.session, text=command.arg, now=turn.now)
+    except InvitationError as refusal:
+        turn.say(texts.INVITATION_REFUSED[refusal.reason])
+        return
+    if invitation.role != Role.SECRETARIAT:
+        turn.say(texts.GROUP_CODE_NOT_SECRETARIAT)
+        return
+    binder = member_for_identity(session=turn.session, channel=channel,
+                                 platform_user_id=turn.incoming.user_id)
+    binding = ChatBinding(agency_id=invitation.agency_id, channel=channel, chat_id=chat_id,
+                          role=Role.SECRETARIAT, bound_by_member_id=binder.id if binder else None,
+                          created_at=turn.now)
+    turn.session.add(binding)
+    invitation.used_at = turn.now
+    turn.session.add(invitation)
+    agency = turn.session.get(Agency, invitation.agency_id)
+    logger.info("group chat bound as secretariat of agency %s", invitation.agency_id)
+    turn.say(texts.GROUP_BOUND.format(agency=agency.name if agency else ""))

@@ -1,0 +1,67 @@
+"""Conversation state: where one chat identity is, kept as versioned JSON in the database.
+
+Readers must accept older and newer documents: unknown keys are ignored, missing keys take
+their defaults, so a later version of sqbot can read what this one wrote and vice versa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Mode:
+    """What the next message of the user is taken to be."""
+
+    IDLE = "idle"  # at the menu
+    QUESTION = "question"  # a score (or a band pick) for ``question``
+    BAND = "band"  # a score inside band ``band`` of ``question``
+    MEASURE = "measure"  # the objective measure of ``question``
+    EVIDENCE = "evidence"  # evidence text or files for ``question``
+    CONFIRM_SUBMIT = "confirm_submit"  # 確認 or 取消
+
+
+@dataclass
+class State:
+    """The state document of one chat identity."""
+
+    step: int = 0
+    mode: str = Mode.IDLE
+    assessment_id: int | None = None
+    question: str | None = None
+    band: int | None = None
+    measure: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document, with its schema version."""
+        return {"v": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any] | None) -> State:
+        """Read a document written by this or another version of sqbot."""
+        if not document:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in document.items() if key in known}
+        state = cls(**values)
+        if not isinstance(state.step, int) or state.step < 0:
+            state.step = 0
+        if state.mode not in vars(Mode).values():
+            state.mode = Mode.IDLE
+        return state
+
+    def at_question(self, assessment_id: int, code: str, mode: str = Mode.QUESTION) -> None:
+        """Move to ``code`` of ``assessment_id`` in ``mode``."""
+        self.assessment_id = assessment_id
+        self.question = code
+        self.mode = mode
+        self.band = None
+        self.measure = None
+
+    def to_menu(self) -> None:
+        """Back to the menu, remembering the assessment and question to resume at."""
+        self.mode = Mode.IDLE
+        self.band = None
+        self.measure = None

@@ -1,0 +1,109 @@
+"""The words sqbot says (zh-TW, in the seed's own terms). Flows pick; this module words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rubric import Period
+from rubric.periods import TAIPEI, format_roc_date
+from storage.errors import InvitationProblem
+from storage.models import AssessmentStatus, Role
+
+ROLE_LABELS = {
+    Role.STAFF: "承辦人",
+    Role.SECTION_HEAD: "課室主管",
+    Role.SECRETARIAT: "秘書室",
+    Role.ADMIN: "管理者",
+}
+STATUS_LABELS = {
+    AssessmentStatus.DRAFT: "填寫中",
+    AssessmentStatus.SUBMITTED: "已送出",
+    AssessmentStatus.RETURNED: "已退回",
+    AssessmentStatus.VERIFIED: "已審定",
+}
+
+# Menu and navigation labels (also accepted when typed).
+FILL = "填寫自評"
+MY_PROGRESS = "我的進度"
+OVERVIEW = "各課室進度"
+HELP = "說明"
+MENU = "選單"
+BACK = "上一題"
+SKIP = "略過"
+NEXT = "下一題"
+REVIEW = "檢視"
+PAUSE = "暫停"
+SUBMIT = "送出"
+CONFIRM = "確認送出"
+CANCEL = "取消"
+RESCORE = "重新評分"
+CONTINUE = "繼續填寫"
+ZERO = "0分（未辦理）"
+BAND_BACK = "返回級距"
+
+WELCOME_STRANGER = (
+    "您好，我是服務品質小幫手，協助各課室填寫「提升服務品質自行考核」。\n"
+    "請輸入秘書室提供的邀請碼（例如 ABCDE-FGHJK）完成帳號綁定。"
+)
+INVITATION_REFUSED = {
+    InvitationProblem.UNKNOWN: (
+        "查無此邀請碼，請確認後再輸入。邀請碼是 10 個英文字母與數字（例如 ABCDE-FGHJK），"
+        "不分大小寫，可含空格或連字號。"
+    ),
+    InvitationProblem.USED: "這組邀請碼已經使用過了（每組限用一次），請向秘書室索取新的邀請碼。",
+    InvitationProblem.EXPIRED: "這組邀請碼已過期，請向秘書室索取新的邀請碼。",
+    InvitationProblem.REVOKED: "這組邀請碼已停用，請向秘書室索取新的邀請碼。",
+}
+STALE_BUTTON = "這個按鈕已經過期（對話已往下進行），請使用最新訊息中的按鈕。"
+UNKNOWN_BUTTON = "無法辨識這個按鈕，請使用最新訊息中的按鈕。"
+NOT_YOUR_SECTION = "這份自評不屬於您的課室，無法操作。"
+LOCKED = "本季自評已送出，無法再修改；如需修改，請洽秘書室退回。"
+NO_SUCH_QUESTION = "查無此題。"
+NO_SECTION = "您的帳號沒有所屬課室，無法填寫自評。如有疑問請洽秘書室。"
+NOT_ALLOWED = "您的角色無法使用這項功能。"
+ERROR = "抱歉，系統處理您的訊息時發生錯誤，這則訊息沒有被處理。請稍後再試一次。"
+EVIDENCE_FIRST_SCORE = "請先為本題評分，再傳送佐證資料。"
+EVIDENCE_STORE_FAILED = (
+    "佐證檔案暫時無法儲存（系統儲存空間異常），已通知秘書室。"
+    "您的分數與文字說明都已保存，請稍後再傳一次檔案。"
+)
+GROUP_BOUND = "本群組已綁定為「{agency}」秘書室群組：自評送出、進度與提案通知將傳送到這裡。"
+GROUP_CODE_NOT_SECRETARIAT = "這組邀請碼不是秘書室群組的綁定碼，請向管理者索取秘書室邀請碼。"
+GROUP_ALREADY_BOUND = "本群組已經綁定為秘書室群組了。"
+
+
+def roc_datetime(moment: datetime) -> str:
+    """``115年11月27日 09:41`` in Taipei time."""
+    local = moment.astimezone(TAIPEI)
+    return f"{format_roc_date(local.date())} {local:%H:%M}"
+
+
+def help_text(is_secretariat: bool) -> str:
+    """The help message: what can be typed."""
+    lines = [
+        "【服務品質小幫手 使用說明】",
+        "每季由各課室依「自行考核項目及評分表」逐題自評（共 25 題，滿分 1000 分）。",
+        "每題可選擇級距再選分數，或直接輸入分數（例如 85、８５、85分）；未辦理請填 0 分。",
+        "評分後可傳送文字說明、照片或檔案作為佐證，可傳多次。",
+        "",
+        "可輸入的指令：",
+        f"　{FILL}　開始或繼續本季自評",
+        f"　{MY_PROGRESS}　查看本課室進度",
+        f"　{BACK}（/back）　回到上一題",
+        f"　{SKIP}（/skip）　先跳過這題",
+        "　跳到 N（/goto N）　跳到第 N 題，例如：跳到 5、跳到 2.4",
+        f"　{REVIEW}（/review）　檢視各項小計、未答題目與填答人",
+        f"　{PAUSE}（/pause）　暫停，答案都會保留，隨時可繼續",
+        f"　{SUBMIT}（/submit）　全部作答後送出",
+        f"　{MENU}（/menu）　回到選單",
+        f"　{CANCEL}（/cancel）　取消目前步驟",
+    ]
+    if is_secretariat:
+        lines.append(f"　{OVERVIEW}　查看各課室本季填寫進度")
+    return "\n".join(lines)
+
+
+def period_heading(section_name: str, period: Period, status: str) -> str:
+    """``規劃課 115年第4季 自評（填寫中）``."""
+    label = STATUS_LABELS.get(AssessmentStatus(status), status)
+    return f"{section_name} {period.label} 自評（{label}）"

@@ -1,0 +1,64 @@
+"""One event being handled: its session, clock reading, member, state and replies."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from handlers.messages import Choice, Incoming, Outgoing
+from handlers.state import State
+from handlers.tokens import Token
+from storage.evidence import EvidenceStore
+from storage.models import Member, Role
+from storage.outbox import Destination, enqueue
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """What the flows need from the settings."""
+
+    evidence: EvidenceStore
+    max_evidence_bytes: int = 20 * 1024 * 1024
+    assessment_window_days: int = 14
+
+
+@dataclass
+class Turn:
+    """Everything one event's handling reads and writes; created by the dispatcher."""
+
+    session: Session
+    incoming: Incoming
+    now: datetime
+    state: State
+    config: FlowConfig
+    member: Member | None
+    previous_step: int
+    replies: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def is_secretariat(self) -> bool:
+        """Whether the member may act for the secretariat."""
+        return self.member is not None and self.member.role in (Role.SECRETARIAT, Role.ADMIN)
+
+    def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = ()) -> None:
+        """Reply to the sender."""
+        self.replies.append(Outgoing(text=text, choices=tuple(choices)))
+
+    def choice(self, label: str, verb: str, *args: object) -> Choice:
+        """A button whose token is valid until the conversation moves on."""
+        return Choice(label, Token(self.state.step, verb, tuple(str(a) for a in args)).encode())
+
+    def menu_choice(self, label: str, entry: str) -> Choice:
+        """A button that stays valid in old messages (menu entries carry no step)."""
+        return Choice(label, Token(0, "m", (entry,)).encode())
+
+    def notify(self, destinations: list[Destination], message: Outgoing, key: str) -> None:
+        """Queue ``message`` for each destination (delivered once per destination)."""
+        agency_id = self.member.agency_id if self.member else None
+        for destination in destinations:
+            unique = hashlib.sha256(f"{key}|{destination[0]}|{destination[1]}".encode()).hexdigest()
+            enqueue(session=self.session, destination=destination,
+                    payload=message.to_payload(), key=unique, now=self.now, agency_id=agency_id)

@@ -1,0 +1,211 @@
+"""A section's quarterly self-assessment: answers, their history, evidence and submission."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from storage.conversations import _insert
+from storage.models import (
+    Answer,
+    AnswerRevision,
+    Assessment,
+    AssessmentStatus,
+    Attachment,
+    AuditEvent,
+    Member,
+    Section,
+)
+
+EDITABLE = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
+
+
+def get_or_create_assessment(*, session: Session, section: Section, roc_year: int, quarter: int,
+                             rubric_year: int, now: datetime) -> Assessment:
+    """The section's assessment of the quarter, created (as a draft) on first use."""
+    assert section.id is not None
+    statement = _insert(session, Assessment).values(
+        agency_id=section.agency_id, section_id=section.id, roc_year=roc_year, quarter=quarter,
+        rubric_year=rubric_year, status=AssessmentStatus.DRAFT, version=1, created_at=now,
+        updated_at=now,
+    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["section_id", "roc_year", "quarter"])
+    session.execute(statement)
+    return session.exec(
+        select(Assessment).where(Assessment.section_id == section.id,
+                                 Assessment.roc_year == roc_year, Assessment.quarter == quarter)
+    ).one()
+
+
+def find_assessment(*, session: Session, section_id: int, roc_year: int,
+                    quarter: int) -> Assessment | None:
+    """The section's assessment of the quarter, if it was started."""
+    return session.exec(
+        select(Assessment).where(Assessment.section_id == section_id,
+                                 Assessment.roc_year == roc_year, Assessment.quarter == quarter)
+    ).first()
+
+
+def lock_assessment(*, session: Session, assessment_id: int) -> Assessment | None:
+    """The assessment, locked until commit: writers of one section's answers go one by one."""
+    return session.exec(
+        select(Assessment).where(Assessment.id == assessment_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def answers_by_code(*, session: Session, assessment_id: int) -> dict[str, Answer]:
+    """The current answers of an assessment, by question code."""
+    rows = session.exec(select(Answer).where(Answer.assessment_id == assessment_id)).all()
+    return {row.question_code: row for row in rows}
+
+
+def scores_of(*, session: Session, assessment_id: int) -> dict[str, int]:
+    """``{question code: self score}`` of the answered questions."""
+    return {code: a.self_score for code, a in
+            answers_by_code(session=session, assessment_id=assessment_id).items()
+            if a.self_score is not None}
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    """What :func:`record_score` did: the answer and what it replaced."""
+
+    answer: Answer
+    previous_score: int | None
+    previous_member_id: int | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the score differs from before."""
+        return self.previous_score != self.answer.self_score
+
+
+def _touch(assessment: Assessment, now: datetime) -> None:
+    assessment.version += 1
+    assessment.updated_at = now
+
+
+def _revise(session: Session, answer: Answer, field: str, old: object, new: object,
+            member_id: int | None, now: datetime, reason: str | None = None) -> None:
+    assert answer.id is not None
+    session.add(AnswerRevision(
+        answer_id=answer.id, field=field, old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new), changed_by_member_id=member_id,
+        changed_at=now, reason=reason))
+
+
+def _answer_row(session: Session, assessment: Assessment, code: str) -> Answer:
+    assert assessment.id is not None
+    statement = _insert(session, Answer).values(
+        assessment_id=assessment.id, question_code=code, returned=False,
+    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["assessment_id", "question_code"])
+    session.execute(statement)
+    return session.exec(
+        select(Answer).where(Answer.assessment_id == assessment.id, Answer.question_code == code)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def record_score(*, session: Session, assessment: Assessment, question_code: str, score: int,
+                 member: Member, now: datetime,
+                 measure_value: float | None = None) -> ScoreChange:
+    """Set a self score (validated by the caller against the rubric), keeping its history."""
+    answer = _answer_row(session, assessment, question_code)
+    previous_score, previous_member = answer.self_score, answer.answered_by_member_id
+    if previous_score != score:
+        _revise(session, answer, "self_score", previous_score, score, member.id, now)
+    if measure_value is not None and measure_value != answer.measure_value:
+        _revise(session, answer, "measure_value", answer.measure_value, measure_value,
+                member.id, now)
+        answer.measure_value = measure_value
+    answer.self_score = score
+    answer.answered_by_member_id = member.id
+    answer.answered_at = now
+    session.add(answer)
+    _touch(assessment, now)
+    session.add(assessment)
+    session.flush()
+    return ScoreChange(answer, previous_score, previous_member)
+
+
+def add_evidence_text(*, session: Session, assessment: Assessment, question_code: str,
+                      text: str, member: Member, now: datetime) -> Answer:
+    """Append a paragraph of evidence text to an answer."""
+    answer = _answer_row(session, assessment, question_code)
+    old = answer.evidence_text
+    answer.evidence_text = text if not old else f"{old}\n{text}"
+    _revise(session, answer, "evidence_text", old, answer.evidence_text, member.id, now)
+    session.add(answer)
+    _touch(assessment, now)
+    session.add(assessment)
+    session.flush()
+    return answer
+
+
+def add_attachment(*, session: Session, assessment: Assessment, question_code: str,
+                   attachment: Attachment, member: Member, now: datetime) -> Attachment:
+    """Keep an evidence file with an answer (the bytes are already in the evidence store)."""
+    answer = _answer_row(session, assessment, question_code)
+    attachment.answer_id = answer.id
+    attachment.uploaded_by_member_id = member.id
+    attachment.created_at = now
+    session.add(attachment)
+    session.flush()
+    _revise(session, answer, "attachment", None,
+            f"{attachment.filename or attachment.mime_type} ({attachment.size} bytes, "
+            f"sha256 {attachment.sha256[:12]})", member.id, now)
+    _touch(assessment, now)
+    session.add(assessment)
+    return attachment
+
+
+def attachment_counts(*, session: Session, assessment_id: int) -> dict[str, int]:
+    """How many evidence files each question has."""
+    rows = session.execute(
+        sa.select(col(Answer.question_code), func.count(col(Attachment.id)))
+        .join(Attachment, col(Attachment.answer_id) == col(Answer.id))
+        .where(col(Answer.assessment_id) == assessment_id)
+        .group_by(col(Answer.question_code))
+    ).all()
+    return {code: count for code, count in rows}
+
+
+def submit_assessment(*, session: Session, assessment: Assessment, member: Member,
+                      now: datetime) -> str:
+    """Lock the assessment as submitted; return its receipt reference number (收件編號).
+
+    The reference carries the period, the assessment and its version, so a resubmission
+    after a return gets a new one.
+    """
+    assert assessment.id is not None
+    _touch(assessment, now)
+    reference = (f"{assessment.roc_year}Q{assessment.quarter}-{assessment.id:05d}-"
+                 f"{assessment.version}")
+    previous = assessment.status
+    assessment.status = AssessmentStatus.SUBMITTED
+    assessment.reference = reference
+    assessment.submitted_at = now
+    assessment.submitted_by_member_id = member.id
+    session.add(assessment)
+    session.add(AuditEvent(
+        agency_id=assessment.agency_id, actor_member_id=member.id, action="assessment.submit",
+        subject=f"assessment:{assessment.id}",
+        detail={"reference": reference, "from": previous, "version": assessment.version},
+        at=now))
+    session.flush()
+    return reference
+
+
+def section_assessments(*, session: Session, agency_id: int, roc_year: int,
+                        quarter: int) -> Sequence[Assessment]:
+    """Every started assessment of an agency's quarter."""
+    return session.exec(
+        select(Assessment).where(Assessment.agency_id == agency_id, Assessment.roc_year == roc_year,
+                                 Assessment.quarter == quarter)
+    ).all()

@@ -1,0 +1,69 @@
+"""The outbox: messages for someone other than the sender, written in the event's transaction.
+
+The outbox sender (in bot/) delivers each row once; the idempotency key makes enqueueing the
+same notice twice harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from storage.conversations import _insert
+from storage.models import ChatBinding, ChatIdentity, Member, OutboxMessage, Role
+
+Destination = tuple[str, str]  # (channel, chat or user id)
+
+
+def enqueue(*, session: Session, destination: Destination, payload: dict[str, Any], key: str,
+            now: datetime, agency_id: int | None = None) -> bool:
+    """Queue ``payload`` for ``destination``; False if ``key`` was queued before."""
+    channel, chat_id = destination
+    statement = _insert(session, OutboxMessage).values(
+        agency_id=agency_id, channel=channel, destination=chat_id, payload=payload,
+        idempotency_key=key[:64], status="pending", attempts=0, next_attempt_at=now,
+        created_at=now,
+    ).on_conflict_do_nothing(index_elements=["idempotency_key"])  # type: ignore[attr-defined]
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def member_destinations(*, session: Session, member_id: int) -> list[Destination]:
+    """Every reachable chat identity of a member."""
+    identities = session.exec(
+        select(ChatIdentity).where(ChatIdentity.member_id == member_id,
+                                   col(ChatIdentity.unreachable_since).is_(None))
+        .order_by(col(ChatIdentity.id))
+    ).all()
+    return [(i.channel, i.platform_user_id) for i in identities]
+
+
+def secretariat_destinations(*, session: Session, agency_id: int) -> list[Destination]:
+    """The agency's bound secretariat group chats; without one, each secretariat member."""
+    groups = session.exec(
+        select(ChatBinding).where(ChatBinding.agency_id == agency_id,
+                                  ChatBinding.role == Role.SECRETARIAT,
+                                  col(ChatBinding.unreachable_since).is_(None))
+        .order_by(col(ChatBinding.id))
+    ).all()
+    if groups:
+        return [(g.channel, g.chat_id) for g in groups]
+    members: Sequence[Member] = session.exec(
+        select(Member).where(Member.agency_id == agency_id, Member.role == Role.SECRETARIAT,
+                             col(Member.active).is_(True)).order_by(col(Member.id))
+    ).all()
+    found: list[Destination] = []
+    for member in members:
+        assert member.id is not None
+        found += member_destinations(session=session, member_id=member.id)
+    return found
+
+
+def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxMessage]:
+    """Undelivered rows, oldest first."""
+    return session.exec(
+        select(OutboxMessage).where(OutboxMessage.status == "pending")
+        .order_by(col(OutboxMessage.id)).limit(limit)
+    ).all()
