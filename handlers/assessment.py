@@ -161,8 +161,9 @@ def current_sheet(turn: Turn, *, lock: bool = False) -> Sheet:
         if assessment is not None and assessment.section_id != section.id:
             assessment = None
     period = open_period(turn, section)
+    # Stay on another quarter's sheet only while the secretariat has returned it for edits.
     if assessment is None or (Period(assessment.roc_year, assessment.quarter) != period
-                              and assessment.status not in EDITABLE):
+                              and assessment.status != AssessmentStatus.RETURNED):
         assessment = get_or_create_assessment(
             session=turn.session, section=section, roc_year=period.roc_year,
             quarter=period.quarter, rubric_year=_rubric_year(turn, period), now=turn.now)

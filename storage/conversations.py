@@ -26,9 +26,11 @@ def record_event(*, session: Session, channel: str, event_id: str, now: datetime
     """
     statement = _insert(session, ProcessedEvent).values(
         channel=channel, event_id=event_id, processed_at=now
-    ).on_conflict_do_nothing(index_elements=["channel", "event_id"])  # type: ignore[attr-defined]
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["channel", "event_id"]
+    ).returning(ProcessedEvent.event_id)
+    # RETURNING, not rowcount: the ORM path reports rowcount -1 for this statement on psycopg.
+    return session.execute(statement).first() is not None
 
 
 def lock_state(*, session: Session, channel: str, user_id: str,

@@ -26,8 +26,10 @@ def enqueue(*, session: Session, destination: Destination, payload: dict[str, An
         agency_id=agency_id, channel=channel, destination=chat_id, payload=payload,
         idempotency_key=key[:64], status="pending", attempts=0, next_attempt_at=now,
         created_at=now,
-    ).on_conflict_do_nothing(index_elements=["idempotency_key"])  # type: ignore[attr-defined]
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["idempotency_key"]
+    ).returning(OutboxMessage.id)
+    return session.execute(statement).first() is not None
 
 
 def member_destinations(*, session: Session, member_id: int) -> list[Destination]:

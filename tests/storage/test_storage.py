@@ -237,3 +237,19 @@ def test_bad_database_urls_name_the_setting_and_hide_passwords(url, problem):
     assert str(info.value).startswith("DATABASE_URL")
     assert problem in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_event_ids_and_outbox_keys_are_taken_once(database):
+    from storage.conversations import record_event
+    from storage.outbox import enqueue
+
+    with database.transaction() as session:
+        assert record_event(session=session, channel="line", event_id="e1", now=NOW)
+        assert not record_event(session=session, channel="line", event_id="e1", now=NOW)
+        assert record_event(session=session, channel="telegram", event_id="e1", now=NOW)
+    with database.transaction() as session:
+        assert not record_event(session=session, channel="line", event_id="e1", now=NOW)
+        assert enqueue(session=session, destination=("line", "G1"), payload={"text": "a"},
+                       key="k1", now=NOW)
+        assert not enqueue(session=session, destination=("line", "G1"), payload={"text": "b"},
+                           key="k1", now=NOW)
