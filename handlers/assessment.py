@@ -358,14 +358,14 @@ def parse_score(text: str, question: Question, *, low: int | None = None,
     if not cleaned:
         raise Refused(f"請輸入分數：{allowed}。")
     if not match:
-        raise Refused(f"「{_quote(text)}」不是分數。請輸入{allowed}（例如 {hi}），"
+        raise Refused(f"「{_quote(text)}」不是分數。請輸入 {allowed}（例如 {hi}），"
                       "或選擇下方的選項。")
     if "." in match.group(1):
-        raise Refused(f"分數需為整數，不接受小數。請輸入{allowed}。")
+        raise Refused(f"分數需為整數，不接受小數。請輸入 {allowed}。")
     score = int(match.group(1))
     if not lo <= score <= hi:
         where = "這個級距" if low is not None else "本題"
-        raise Refused(f"{score} 分不在{where}的範圍內。請輸入{allowed}。")
+        raise Refused(f"{score} 分不在{where}的範圍內。請輸入 {allowed}。")
     try:
         return check_score(question, score)
     except ScoreError as exc:

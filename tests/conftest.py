@@ -134,3 +134,8 @@ def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
         return f"sqlite:///{tmp_path / 'fresh.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create("sqbot_fresh")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true", default=False,
+                     help="rewrite golden conversation transcripts after an intended change")
