@@ -527,7 +527,6 @@ def test_concurrent_answers_from_threads_are_all_kept(office):
 def test_group_binding_with_a_secretariat_code(office):
     from handlers.messages import ChatKind
 
-    from tests.handlers.conftest import Chat  # noqa: F401  (documentation of the helper)
 
     staff_code = office.invite()
     code = office.invite(role=Role.SECRETARIAT, section="秘書室")
