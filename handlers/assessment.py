@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from handlers import texts
-from handlers.messages import Choice, Outgoing
+from handlers.messages import Card, Choice, Outgoing
 from handlers.state import Mode
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
@@ -704,6 +704,19 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
     return "\n".join(lines)
 
 
+def _score_card(sheet: Sheet) -> Card:
+    """Item subtotals, total and grade as a card."""
+    card = score_card(sheet.rubric, sheet.scores())
+    rows = [(item.name, f"{card.item_scores[item.code]}/{item.max}")
+            for item in sheet.rubric.items]
+    total = len(sheet.rubric.questions)
+    rows.append(("已作答", f"{len(card.answered)}/{total} 題"))
+    rows.append(("合計", f"{card.total} 分"))
+    if card.complete:
+        rows.append(("等第", card.grade))
+    return Card(sheet.heading(), tuple(rows))
+
+
 def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
     """檢視: the review, with the way on."""
     assert sheet.assessment.id is not None
@@ -721,7 +734,7 @@ def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
     else:
         choices.append(turn.choice(texts.SUBMIT, "u", aid))
     choices.append(turn.menu_choice(texts.MENU, "menu"))
-    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices, card=_score_card(sheet))
 
 
 def _confirm_choices(turn: Turn, sheet: Sheet) -> list[Choice]:
@@ -767,6 +780,10 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
                                   member=member, now=turn.now)
     when = texts.roc_datetime(turn.now)
     turn.state.to_menu()
+    receipt_card = Card(f"收件確認 {reference}", (
+        ("課室", sheet.section.name), ("期別", sheet.period.label), ("送出時間", when),
+        ("送出人", member.name), ("總分", f"{card.total} 分"), ("等第", card.grade)),
+        "本季自評已鎖定，秘書室審定後會通知您。")
     turn.say(
         "\n".join([
             "收件確認",
@@ -781,6 +798,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
             "本季自評已鎖定，秘書室審定後會通知您。",
         ]),
         main_menu_choices(turn),
+        card=receipt_card,
     )
     notice = Outgoing(
         f"【自評送出】{sheet.section.name} {sheet.period.label}\n"

@@ -31,10 +31,13 @@ class Attachment:
     mime_type: str = "application/octet-stream"
     filename: str | None = None
     platform_file_id: str | None = None
+    declared_size: int | None = None  # set, with empty content, when too large to fetch
 
     @property
     def size(self) -> int:
-        """Size in bytes."""
+        """Size in bytes (the platform's declared size when the bytes were not fetched)."""
+        if not self.content and self.declared_size is not None:
+            return self.declared_size
         return len(self.content)
 
 
@@ -77,6 +80,25 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Card:
+    """A summary that a channel may draw as a card (LINE Flex); the text says the same."""
+
+    title: str
+    rows: tuple[tuple[str, str], ...] = ()
+    footer: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {"title": self.title, "rows": [list(r) for r in self.rows], "footer": self.footer}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Card:
+        """Inverse of :meth:`to_json`."""
+        return cls(data["title"], tuple((str(a), str(b)) for a, b in data.get("rows", [])),
+                   data.get("footer"))
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message to send: text, ordered choices, and optionally a document or picture."""
 
@@ -84,6 +106,7 @@ class Outgoing:
     choices: tuple[Choice, ...] = ()
     document: Document | None = None
     picture: Document | None = None
+    card: Card | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
@@ -97,6 +120,8 @@ class Outgoing:
             if doc is not None:
                 payload[name] = {"filename": doc.filename, "mime_type": doc.mime_type,
                                  "content": base64.b64encode(doc.content).decode("ascii")}
+        if self.card is not None:
+            payload["card"] = self.card.to_json()
         if self.meta:
             payload["meta"] = self.meta
         return payload
@@ -114,5 +139,6 @@ class Outgoing:
             choices=tuple(Choice(c["label"], c["action"]) for c in payload.get("choices", [])),
             document=docs["document"],
             picture=docs["picture"],
+            card=Card.from_json(payload["card"]) if payload.get("card") else None,
             meta=dict(payload.get("meta", {})),
         )

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers.messages import Choice, Incoming, Outgoing
+from handlers.messages import Card, Choice, Incoming, Outgoing
 from handlers.state import State
 from handlers.tokens import Token
 from storage.evidence import EvidenceStore
@@ -43,9 +43,10 @@ class Turn:
         """Whether the member may act for the secretariat."""
         return self.member is not None and self.member.role in (Role.SECRETARIAT, Role.ADMIN)
 
-    def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = ()) -> None:
+    def say(self, text: str, choices: list[Choice] | tuple[Choice, ...] = (), *,
+            card: Card | None = None) -> None:
         """Reply to the sender."""
-        self.replies.append(Outgoing(text=text, choices=tuple(choices)))
+        self.replies.append(Outgoing(text=text, choices=tuple(choices), card=card))
 
     def choice(self, label: str, verb: str, *args: object) -> Choice:
         """A button whose token is valid until the conversation moves on."""
