@@ -349,6 +349,29 @@ def chat(
         typer.echo("")
 
 
+@app.command()
+def run(
+    port: Annotated[int | None, typer.Option(help="HTTP 連接埠（預設 PORT 或 8000）")] = None,
+) -> None:
+    """啟動機器人服務：webhook 伺服器（/healthz、各平台 webhook）、Telegram 與寄送佇列。"""
+    import asyncio
+
+    from bot.runner import Service
+
+    settings = _settings()
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    try:
+        database = open_database(settings)
+    except (NotMigrated, StorageError) as exc:
+        _fail(str(exc))
+    channels = [name for name, on in (("Telegram", settings.telegram_enabled),
+                                      ("LINE", settings.line_enabled)) if on]
+    typer.echo(f"sqbot 服務啟動於 http://{settings.host}:{settings.port}"
+               f"（頻道：{'、'.join(channels) or '無，請設定 TELEGRAM_BOT_TOKEN 或 LINE 憑證'}）")
+    asyncio.run(Service(settings, database).run())
+
+
 def main() -> None:
     """Entry point of the ``sqbot`` console script."""
     try:

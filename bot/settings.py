@@ -71,11 +71,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     timezone: str = "Asia/Taipei"
     log_level: str = "INFO"
+    host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     agency: str | None = Field(default=None, description="agency served when there are several")
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str | None = None
+    telegram_webhook_url: str | None = None
     line_channel_secret: SecretStr | None = None
     line_channel_access_token: SecretStr | None = None
     line_api_base_url: str | None = None
@@ -134,7 +136,8 @@ class Settings(BaseSettings):
     def _line_token(cls, value: Any) -> Any:
         return _secret(value, pattern=_LINE_TOKEN, what=" LINE Channel access token（長效型）")
 
-    @field_validator("telegram_api_base_url", "line_api_base_url", mode="before")
+    @field_validator("telegram_api_base_url", "line_api_base_url", "telegram_webhook_url",
+                     mode="before")
     @classmethod
     def _base_url(cls, value: Any) -> Any:
         if value is None or not str(value).strip():

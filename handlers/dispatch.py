@@ -17,7 +17,7 @@ from handlers import assessment, texts
 from handlers.assessment import Refused
 from handlers.commands import parse_command
 from handlers.messages import ChatKind, Incoming, Outgoing
-from handlers.onboarding import handle_group, handle_stranger
+from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
 from handlers.state import Mode, State
 from handlers.tokens import Token, TokenError, parse_token
 from handlers.turn import FlowConfig, Turn
@@ -100,6 +100,9 @@ class Dispatcher:
 
 def route(turn: Turn) -> None:
     """Send the event to the flow it belongs to."""
+    if turn.incoming.lifecycle is not None:
+        handle_lifecycle(turn)
+        return
     if turn.incoming.chat_kind == ChatKind.GROUP:
         handle_group(turn)
         return

@@ -54,6 +54,7 @@ class Incoming:
     action: str | None = None
     attachment: Attachment | None = None
     display_name: str | None = None
+    lifecycle: str | None = None  # follow | unfollow | join | leave (the bot was added/removed)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlmodel import col, select
+
 from handlers import texts
 from handlers.assessment import main_menu_choices
 from handlers.commands import parse_command
+from handlers.messages import Outgoing
 from handlers.turn import Turn
 from rubric import to_halfwidth
 from storage.errors import InvitationError
@@ -16,8 +19,14 @@ from storage.invitations import (
     normalize_code,
     redeem_for_identity,
 )
-from storage.models import Agency, ChatBinding, Role, Section
-from storage.org import binding_for_chat, member_for_identity
+from storage.models import Agency, ChatBinding, Member, Role, Section
+from storage.org import (
+    binding_for_chat,
+    member_for_identity,
+    set_identity_reachable,
+    unbind_chat,
+)
+from storage.outbox import member_destinations, secretariat_destinations
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +97,47 @@ def handle_group(turn: Turn) -> None:
     agency = turn.session.get(Agency, invitation.agency_id)
     logger.info("group chat bound as secretariat of agency %s", invitation.agency_id)
     turn.say(texts.GROUP_BOUND.format(agency=agency.name if agency else ""))
+
+
+def handle_lifecycle(turn: Turn) -> None:
+    """The bot was followed, unfollowed, added to or removed from a group."""
+    incoming = turn.incoming
+    kind = incoming.lifecycle
+    if kind == "follow":
+        if turn.member is None:
+            turn.say(texts.WELCOME_STRANGER)
+            return
+        set_identity_reachable(session=turn.session, channel=incoming.channel,
+                               platform_user_id=incoming.user_id, reachable=True, now=turn.now)
+        turn.say(f"{texts.WELCOME_BACK}{turn.member.name}您好，請選擇功能：",
+                 main_menu_choices(turn))
+    elif kind == "unfollow":
+        set_identity_reachable(session=turn.session, channel=incoming.channel,
+                               platform_user_id=incoming.user_id, reachable=False, now=turn.now)
+    elif kind == "join":
+        if binding_for_chat(session=turn.session, channel=incoming.channel,
+                            chat_id=incoming.chat_id) is None:
+            turn.say(texts.GROUP_JOINED)
+    elif kind == "leave":
+        binding = unbind_chat(session=turn.session, channel=incoming.channel,
+                              chat_id=incoming.chat_id)
+        if binding is not None:
+            logger.info("group chat unbound: the bot left it")
+            label = {"line": " LINE ", "telegram": " Telegram "}.get(incoming.channel, "")
+            turn.notify(
+                _admins_elsewhere(turn, binding.agency_id),
+                Outgoing(texts.GROUP_LEFT_NOTICE.format(channel=label)),
+                key=f"left:{incoming.channel}:{incoming.chat_id}:{incoming.event_id}")
+
+
+def _admins_elsewhere(turn: Turn, agency_id: int) -> list[tuple[str, str]]:
+    """Where to tell that the group is gone: other secretariat chats, else the admins and
+    secretariat members themselves."""
+    found = secretariat_destinations(session=turn.session, agency_id=agency_id)
+    admins = turn.session.exec(select(Member).where(
+        Member.agency_id == agency_id, Member.role == Role.ADMIN,
+        col(Member.active).is_(True))).all()
+    for admin in admins:
+        assert admin.id is not None
+        found += member_destinations(session=turn.session, member_id=admin.id)
+    return list(dict.fromkeys(found))

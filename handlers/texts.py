@@ -70,6 +70,15 @@ EVIDENCE_STORE_FAILED = (
 GROUP_BOUND = "本群組已綁定為「{agency}」秘書室群組：自評送出、進度與提案通知將傳送到這裡。"
 GROUP_CODE_NOT_SECRETARIAT = "這組邀請碼不是秘書室群組的綁定碼，請向管理者索取秘書室邀請碼。"
 GROUP_ALREADY_BOUND = "本群組已經綁定為秘書室群組了。"
+GROUP_JOINED = (
+    "大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入「綁定 邀請碼」"
+    "（使用秘書室邀請碼）完成綁定；綁定後，各課室的自評送出、進度與提案通知會傳到這裡。"
+)
+GROUP_LEFT_NOTICE = (
+    "【通知】機器人已被移出{channel}秘書室群組，群組綁定已解除。"
+    "請重新邀請機器人加入群組，並以秘書室邀請碼再次綁定。"
+)
+WELCOME_BACK = "歡迎回來！"
 
 
 def roc_datetime(moment: datetime) -> str:

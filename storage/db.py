@@ -70,7 +70,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 def create_db_engine(url: str | sa.URL, *, busy_timeout_s: float = 10.0,
                      echo: bool = False) -> Engine:
     """An engine for ``url``: SQLite gets WAL, a busy timeout and foreign keys; its folder
-    is created if missing. PostgreSQL gets pre-ping so a restarted server is reconnected."""
+    is created if missing. PostgreSQL gets pre-ping so a restarted server is reconnected, and
+    a lock timeout equal to the busy timeout."""
     parsed = normalize_url(url) if isinstance(url, str) else url
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
@@ -82,7 +83,12 @@ def create_db_engine(url: str | sa.URL, *, busy_timeout_s: float = 10.0,
         )
         _configure_sqlite(engine, int(busy_timeout_s * 1000))
         return engine
-    return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # The same bound on waiting for a lock as SQLite's busy timeout: a transaction stuck
+    # behind another fails (and is retried by the caller) instead of hanging a worker.
+    return sa.create_engine(
+        parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10,
+        connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}"},
+    )
 
 
 class Database:

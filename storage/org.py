@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -156,3 +157,24 @@ def ensure_demo_agency(*, session: Session, rubric_year: int | None = None) -> A
             add_member(session=session, agency=agency, name=person, role=role,
                        section=get_section(session=session, agency=agency, name=section_name))
     return agency
+
+
+def set_identity_reachable(*, session: Session, channel: str, platform_user_id: str,
+                           reachable: bool, now: datetime) -> ChatIdentity | None:
+    """Record that a chat identity blocked (unfollowed) or came back to the bot."""
+    identity = session.exec(select(ChatIdentity).where(
+        ChatIdentity.channel == channel,
+        ChatIdentity.platform_user_id == platform_user_id)).first()
+    if identity is not None:
+        identity.unreachable_since = None if reachable else (identity.unreachable_since or now)
+        session.add(identity)
+    return identity
+
+
+def unbind_chat(*, session: Session, channel: str, chat_id: str) -> ChatBinding | None:
+    """Remove a group chat's binding (the bot was removed from the group)."""
+    binding = binding_for_chat(session=session, channel=channel, chat_id=chat_id)
+    if binding is not None:
+        session.delete(binding)
+        session.flush()
+    return binding

@@ -1,0 +1,41 @@
+"""Sending to a platform: the typed errors a channel's sender raises, and the protocol.
+
+    DeliveryError            not delivered; ``retryable`` says whether trying again may help
+    ├── RetryLater           the platform asked us to wait ``after`` seconds (429, 5xx, network)
+    └── Unreachable          the recipient cannot be reached (blocked the bot, left, chat gone)
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers.messages import Outgoing
+
+
+class DeliveryError(Exception):
+    """A message was not delivered."""
+
+    retryable = False
+
+
+class RetryLater(DeliveryError):
+    """Transient: try again after ``after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, reason: str, after: float = 5.0) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class Unreachable(DeliveryError):
+    """Permanent for this recipient: it blocked the bot, left the group, or does not exist."""
+
+
+class ChannelSender(Protocol):
+    """What the outbox sender needs from a channel."""
+
+    channel: str
+
+    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
+        """Deliver ``message`` to ``destination``; ``key`` is the row's idempotency key."""

@@ -1,0 +1,368 @@
+"""The LINE channel: a signed webhook in, the Messaging API (line-bot-sdk v3) out.
+
+Events become :class:`~handlers.messages.Incoming`; replies go out with the reply token
+first (free and fastest) and fall back to push when the token is used up or expired.
+Pushes from the outbox carry an ``X-Line-Retry-Key`` derived from the row's idempotency
+key, so a retry is never delivered twice. No flow logic lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    FlexContainer,
+    FlexMessage,
+    Message,
+    MulticastRequest,
+    PostbackAction,
+    PushMessageRequest,
+    QuickReply,
+    QuickReplyItem,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from linebot.v3.webhooks import (
+    AudioMessageContent,
+    Event,
+    FileMessageContent,
+    FollowEvent,
+    ImageMessageContent,
+    JoinEvent,
+    LeaveEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+    VideoMessageContent,
+)
+
+from bot.delivery import DeliveryError, RetryLater, Unreachable
+from bot.textsplit import split_text, utf16_units
+from handlers.dispatch import Dispatcher
+from handlers.messages import Attachment, Card, ChatKind, Choice, Incoming, Outgoing
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "line"
+TEXT_LIMIT = 5000  # UTF-16 code units
+ALT_TEXT_LIMIT = 1500
+QUICK_REPLY_LIMIT = 13
+LABEL_LIMIT = 20
+MESSAGES_PER_REQUEST = 5
+MULTICAST_LIMIT = 500
+RETRY_NAMESPACE = uuid.UUID("5b0f3c9e-6a51-4d0e-9a53-2f1c0b7e9d11")
+Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
+Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
+
+
+class MalformedBody(ValueError):
+    """A correctly signed webhook body that is not a LINE webhook payload."""
+
+
+def retry_key(idempotency_key: str) -> str:
+    """The X-Line-Retry-Key for an outbox row: the same UUID on every retry of that row."""
+    return str(uuid.uuid5(RETRY_NAMESPACE, idempotency_key))
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1] + "…"
+
+
+def quick_reply(choices: Sequence[Choice]) -> QuickReply | None:
+    """Up to 13 choices as quick-reply postback buttons (the label is echoed as the user's)."""
+    if not choices or len(choices) > QUICK_REPLY_LIMIT:
+        return None
+    return QuickReply(items=[
+        QuickReplyItem(action=PostbackAction(label=_label(c.label), data=c.action,
+                                             displayText=c.label))
+        for c in choices])
+
+
+def button_carousel(choices: Sequence[Choice]) -> FlexMessage:
+    """More than 13 choices: a carousel of bubbles with up to 10 buttons each."""
+    bubbles = []
+    for start in range(0, len(choices), 10):
+        buttons = [{"type": "button", "style": "secondary", "height": "sm",
+                    "action": {"type": "postback", "label": _label(c.label), "data": c.action,
+                               "displayText": c.label}}
+                   for c in choices[start:start + 10]]
+        bubbles.append({"type": "bubble", "size": "kilo",
+                        "body": {"type": "box", "layout": "vertical", "spacing": "sm",
+                                 "contents": buttons}})
+    return FlexMessage(altText="請選擇：" + "、".join(c.label for c in choices)[:200],
+                       contents=FlexContainer.from_dict({"type": "carousel",
+                                                         "contents": bubbles[:12]}))
+
+
+def card_bubble(card: Card, alt_text: str) -> FlexMessage:
+    """A :class:`Card` as a Flex bubble; ``alt_text`` is what notifications and old clients show."""
+    rows = [{"type": "box", "layout": "horizontal", "contents": [
+        {"type": "text", "text": name, "size": "sm", "color": "#555555", "flex": 5,
+         "wrap": True},
+        {"type": "text", "text": value, "size": "sm", "align": "end", "flex": 3,
+         "wrap": True}]} for name, value in card.rows]
+    body: dict[str, Any] = {"type": "box", "layout": "vertical", "spacing": "sm",
+                            "contents": [{"type": "text", "text": card.title, "weight": "bold",
+                                          "wrap": True}, {"type": "separator"}, *rows]}
+    bubble: dict[str, Any] = {"type": "bubble", "body": body}
+    if card.footer:
+        bubble["footer"] = {"type": "box", "layout": "vertical", "contents": [
+            {"type": "text", "text": card.footer, "size": "xs", "wrap": True,
+             "color": "#888888"}]}
+    short = split_text(alt_text, ALT_TEXT_LIMIT, utf16_units)[0]
+    return FlexMessage(altText=short or card.title, contents=FlexContainer.from_dict(bubble))
+
+
+def render(outgoing: Outgoing) -> list[Message]:
+    """One neutral message as LINE messages (text split at 5,000 UTF-16 units)."""
+    parts = split_text(outgoing.text, TEXT_LIMIT, utf16_units) if outgoing.text else []
+    messages: list[Message] = []
+    if outgoing.card is not None:
+        messages.append(card_bubble(outgoing.card, outgoing.text))
+        # The card carries the numbers; the text's last part still comes with the choices.
+    messages += [TextMessage(text=part) for part in parts]
+    choices = list(outgoing.choices)
+    if choices:
+        replies = quick_reply(choices)
+        if replies is not None and messages:
+            messages[-1].quick_reply = replies
+        else:
+            messages.append(button_carousel(choices))
+    return messages
+
+
+class LineChannel:
+    """The bot on LINE."""
+
+    channel = CHANNEL
+
+    def __init__(self, *, channel_secret: str, access_token: str, dispatch: Dispatch,
+                 max_evidence_bytes: int, api_base_url: str | None = None,
+                 fallback: Fallback | None = None) -> None:
+        if not channel_secret or not access_token:
+            raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are both needed")
+        self.parser = WebhookParser(channel_secret)
+        api_host = api_base_url or "https://api.line.me"
+        data_host = api_base_url or "https://api-data.line.me"
+        self._client = AsyncApiClient(Configuration(host=api_host, access_token=access_token))
+        self._data_client = AsyncApiClient(Configuration(host=data_host,
+                                                         access_token=access_token))
+        self.api = AsyncMessagingApi(self._client)
+        self.blob = AsyncMessagingApiBlob(self._data_client)
+        self.dispatch = dispatch
+        self.max_evidence_bytes = max_evidence_bytes
+        self.fallback = fallback
+        self._replies: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> LineChannel:
+        """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
+        async def dispatch(incoming: Incoming) -> list[Outgoing]:
+            return await asyncio.to_thread(dispatcher.dispatch, incoming)
+
+        return cls(dispatch=dispatch, **kwargs)
+
+    async def close(self) -> None:
+        """Wait for replies in flight, then close the HTTP clients."""
+        if self._replies:
+            await asyncio.gather(*self._replies, return_exceptions=True)
+        await self._client.close()
+        await self._data_client.close()
+
+    async def drain_replies(self) -> None:
+        """Wait until every reply started so far has been sent (for tests and shutdown)."""
+        while self._replies:
+            await asyncio.gather(*list(self._replies), return_exceptions=True)
+
+    # --- the webhook -------------------------------------------------------------------------
+
+    def verify(self, body: bytes, signature: str) -> list[Event] | None:
+        """The events of a correctly signed body; None when the signature is wrong.
+
+        Raises MalformedBody for a correctly signed body that is not a webhook payload.
+        """
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        try:
+            return list(self.parser.parse(text, signature))
+        except InvalidSignatureError:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MalformedBody(str(exc)) from None
+
+    async def handle(self, events: Sequence[Event]) -> bool:
+        """Dispatch each event (committed before this returns); replies go out afterwards.
+
+        Returns False if some event could not be committed, so LINE should redeliver.
+        """
+        for event in events:
+            incoming = await self.to_incoming(event)
+            if incoming is None:
+                continue
+            replies = await self.dispatch(incoming)
+            if replies:
+                token = getattr(event, "reply_token", None)
+                task = asyncio.create_task(self._reply(incoming.chat_id, token, replies))
+                self._replies.add(task)
+                task.add_done_callback(self._replies.discard)
+        return True
+
+    async def to_incoming(self, event: Event) -> Incoming | None:
+        """The neutral event of a LINE event; None for events sqbot does not act on."""
+        source = getattr(event, "source", None)
+        user_id = getattr(source, "user_id", None) or ""
+        group_id = getattr(source, "group_id", None) or getattr(source, "room_id", None)
+        chat_kind = ChatKind.GROUP if group_id else ChatKind.PRIVATE
+        base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id,
+                                "chat_id": group_id or user_id,
+                                "event_id": event.webhook_event_id, "chat_kind": chat_kind}
+        if isinstance(event, MessageEvent):
+            content = event.message
+            if isinstance(content, TextMessageContent):
+                return Incoming(**base, text=content.text)
+            if chat_kind == ChatKind.GROUP:
+                return None
+            attachment = await self._attachment(content)
+            if attachment is not None:
+                return Incoming(**base, attachment=attachment)
+            return Incoming(**base, text="")  # stickers, locations: the flow asks again
+        if isinstance(event, PostbackEvent):
+            return Incoming(**base, action=event.postback.data)
+        if isinstance(event, FollowEvent):
+            return Incoming(**base, lifecycle="follow")
+        if isinstance(event, UnfollowEvent):
+            return Incoming(**base, lifecycle="unfollow")
+        if isinstance(event, JoinEvent):
+            return Incoming(**base, lifecycle="join")
+        if isinstance(event, LeaveEvent):
+            return Incoming(**base, lifecycle="leave")
+        return None  # memberJoined, unsend, unknown types: acknowledged, ignored
+
+    async def _attachment(self, content: object) -> Attachment | None:
+        kinds = {ImageMessageContent: ("photo", "image/jpeg"),
+                 VideoMessageContent: ("video", "video/mp4"),
+                 AudioMessageContent: ("audio", "audio/m4a"),
+                 FileMessageContent: ("document", "application/octet-stream")}
+        for cls, (kind, mime) in kinds.items():
+            if isinstance(content, cls):
+                name = getattr(content, "file_name", None)
+                size = getattr(content, "file_size", None)
+                message_id = str(getattr(content, "id", ""))
+                if size is not None and size > self.max_evidence_bytes:
+                    return Attachment(kind, b"", mime, name, message_id, declared_size=size)
+                data = bytes(await self.blob.get_message_content(message_id))
+                return Attachment(kind, data, _guess_mime(name) or mime, name, message_id)
+        return None
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def _reply(self, chat_id: str, token: str | None,
+                     replies: Sequence[Outgoing]) -> None:
+        messages = [m for outgoing in replies for m in render(outgoing)]
+        first, rest = messages[:MESSAGES_PER_REQUEST], messages[MESSAGES_PER_REQUEST:]
+        if token:
+            try:
+                await self.api.reply_message(ReplyMessageRequest(replyToken=token,
+                                                                 messages=first))
+                first = []
+            except ApiException as exc:
+                if exc.status != 400:
+                    logger.warning("LINE reply failed with %s; pushing instead", exc.status)
+                else:
+                    logger.info("LINE reply token unusable; pushing instead")
+        remaining = first + rest
+        for start in range(0, len(remaining), MESSAGES_PER_REQUEST):
+            batch = remaining[start:start + MESSAGES_PER_REQUEST]
+            key = str(uuid.uuid4())
+            try:
+                await self._push(chat_id, batch, key)
+            except (RetryLater, Unreachable) as exc:
+                logger.warning("LINE push of a reply failed (%s)", exc)
+                if self.fallback is not None:
+                    pending = [Outgoing(text=_message_text(m)) for m in remaining[start:]]
+                    await self.fallback(CHANNEL, chat_id, pending)
+                return
+
+    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
+        """Push one outbox message (with a stable retry key per request)."""
+        messages = render(message)
+        for start in range(0, len(messages), MESSAGES_PER_REQUEST):
+            await self._push(destination, messages[start:start + MESSAGES_PER_REQUEST],
+                             retry_key(f"{key}:{start}"))
+
+    async def send_multicast(self, destinations: Sequence[str], message: Outgoing, *,
+                             key: str) -> None:
+        """The same message to up to 500 users in one request."""
+        if not 1 <= len(destinations) <= MULTICAST_LIMIT:
+            raise ValueError(f"multicast takes 1-{MULTICAST_LIMIT} users")
+        messages = render(message)[:MESSAGES_PER_REQUEST]
+        try:
+            await self.api.multicast(MulticastRequest(to=list(destinations), messages=messages),
+                                     x_line_retry_key=retry_key(key))
+        except ApiException as exc:
+            _raise_delivery(exc)
+
+    async def _push(self, to: str, messages: list[Message], key: str) -> None:
+        try:
+            await self.api.push_message(PushMessageRequest(to=to, messages=messages),
+                                        x_line_retry_key=key)
+        except ApiException as exc:
+            _raise_delivery(exc)
+
+    async def quota_left(self) -> int | None:
+        """Messages left this month (None: no limit)."""
+        quota = await self.api.get_message_quota()
+        if quota.type != "limited" or quota.value is None:
+            return None
+        used = await self.api.get_message_quota_consumption()
+        return max(quota.value - used.total_usage, 0)
+
+
+def _raise_delivery(exc: ApiException) -> None:
+    status = exc.status or 0
+    if status == 409:
+        return  # this retry key was accepted before: delivered already, nothing to do
+    if status == 429 or status >= 500:
+        raise RetryLater(f"LINE answered {status}", 30.0 if status == 429 else 10.0) from exc
+    message = _error_message(exc)
+    if status in (403, 404) or (status == 400 and "'to'" in message):
+        raise Unreachable(f"LINE answered {status}: {message}") from exc
+    raise DeliveryError(f"LINE refused the request ({status}): {message}") from exc
+
+
+def _error_message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message", "")).lower()
+    except (TypeError, ValueError):
+        return ""
+
+
+def _message_text(message: Message) -> str:
+    if isinstance(message, TextMessage):
+        return message.text
+    if isinstance(message, FlexMessage):
+        return message.alt_text
+    return ""
+
+
+def _guess_mime(name: str | None) -> str | None:
+    if not name:
+        return None
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0]

@@ -1,0 +1,246 @@
+"""The outbox sender: delivers queued messages once, with retries, and never drops one.
+
+Transient failures (429, 5xx, network) wait and retry with backoff; a recipient who blocked
+the bot or a chat that is gone is marked unreachable and the secretariat is told; after
+``MAX_ATTEMPTS`` the row is marked failed with its reason — still in the table, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.delivery import ChannelSender, DeliveryError, RetryLater, Unreachable
+from handlers.messages import Outgoing
+from storage.db import Database
+from storage.delivery import claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+from storage.models import Member, OutboxMessage
+from storage.outbox import enqueue, secretariat_destinations
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MULTICAST_LIMIT = 500
+#: A claimed row: (id, channel, destination, payload, idempotency key, attempts).
+Row = tuple[int, str, str, dict[str, Any], str, int]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt ``attempts + 1``: 5 s, 10 s, 20 s … at most an hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+class OutboxSender:
+    """Drains the outbox through the configured channels."""
+
+    def __init__(self, database: Database, senders: Mapping[str, ChannelSender],
+                 clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.senders = dict(senders)
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    async def check_quota(self, channel: str, agency_id: int) -> bool:
+        """Warn the secretariat (once a day) when the channel's monthly message quota left is
+        smaller than what waits in the outbox for it. True if a warning was queued."""
+        sender = self.senders.get(channel)
+        quota = getattr(sender, "quota_left", None)
+        if quota is None:
+            return False
+        left = await quota()
+        if left is None:
+            return False
+        waiting = await asyncio.to_thread(self._pending_count, channel)
+        if waiting <= left:
+            return False
+        now = self.clock()
+        text = (f"【訊息額度提醒】{channel.upper()} 本月可再傳送 {left} 則訊息，"
+                f"但待傳送的提醒與通知有 {waiting} 則，超出部分將無法送達。"
+                "請至 LINE Official Account Manager 提高方案額度，或改用 Telegram／群組通知。")
+        await asyncio.to_thread(self._warn, agency_id, text, f"quota:{channel}:{now.date()}")
+        return True
+
+    def _pending_count(self, channel: str) -> int:
+        from sqlmodel import func, select
+
+        with self.database.transaction() as session:
+            return int(session.exec(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.channel == channel, OutboxMessage.status == "pending")).one())
+
+    def _warn(self, agency_id: int, text: str, key: str) -> None:
+        with self.database.transaction() as session:
+            for destination in secretariat_destinations(session=session, agency_id=agency_id):
+                digest = hashlib.sha256(f"{key}:{destination}".encode()).hexdigest()
+                enqueue(session=session, destination=destination,
+                        payload=Outgoing(text).to_payload(), key=digest, now=self.clock(),
+                        agency_id=agency_id)
+
+    def wake(self) -> None:
+        """Look at the outbox now (something was just queued)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 2.0) -> None:
+        """Drain until ``stop``, every ``interval`` seconds or when woken."""
+        while not stop.is_set():
+            try:
+                while await self.drain_once():
+                    pass
+            except Exception:  # keep the loop alive; the rows stay pending
+                logger.exception("outbox drain failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    async def drain_once(self, limit: int = 50) -> int:
+        """Send what is due now; return how many rows were tried."""
+        if not self.senders:
+            return 0
+        now = self.clock()
+        rows = await asyncio.to_thread(self._claim, now, limit)
+        singles, groups = self._group_for_multicast(rows)
+        for batch in groups:
+            await self._deliver_multicast(batch)
+        for row_id, channel, destination, payload, key, attempts in singles:
+            await self._deliver(row_id, channel, destination, payload, key, attempts)
+        return len(rows)
+
+    def _group_for_multicast(self, rows: list[Row]) -> tuple[list[Row], list[list[Row]]]:
+        """Rows with the same message to several users of a channel that can multicast."""
+        by_message: dict[tuple[str, str], list[Row]] = {}
+        singles: list[Row] = []
+        for row in rows:
+            sender = self.senders[row[1]]
+            if hasattr(sender, "send_multicast") and row[2].startswith("U"):
+                signature = json.dumps(row[3], sort_keys=True, ensure_ascii=False)
+                by_message.setdefault((row[1], signature), []).append(row)
+            else:
+                singles.append(row)
+        groups: list[list[Row]] = []
+        for batch in by_message.values():
+            if len(batch) == 1:
+                singles.extend(batch)
+            else:
+                groups += [batch[i:i + MULTICAST_LIMIT]
+                           for i in range(0, len(batch), MULTICAST_LIMIT)]
+        return singles, groups
+
+    async def _deliver_multicast(self, batch: list[Row]) -> None:
+        channel = batch[0][1]
+        sender = self.senders[channel]
+        key = hashlib.sha256("|".join(sorted(r[4] for r in batch)).encode()).hexdigest()
+        try:
+            await sender.send_multicast(  # type: ignore[attr-defined]
+                [r[2] for r in batch], Outgoing.from_payload(batch[0][3]), key=key)
+        except DeliveryError as exc:
+            logger.warning("multicast of %s rows failed (%s); sending one by one later",
+                           len(batch), exc)
+            for row in batch:
+                await asyncio.to_thread(self._retry, row[0], row[5], str(exc),
+                                        getattr(exc, "after", None))
+            return
+        for row in batch:
+            await asyncio.to_thread(self._sent, row[0])
+
+    def _claim(self, now: datetime, limit: int) -> list[Row]:
+        with self.database.transaction() as session:
+            claimed = claim_due(session=session, channels=self.senders, now=now, limit=limit)
+            return [(r.id or 0, r.channel, r.destination, r.payload, r.idempotency_key,
+                     r.attempts) for r in claimed]
+
+    async def _deliver(self, row_id: int, channel: str, destination: str,
+                       payload: dict[str, Any],
+                       key: str, attempts: int) -> None:
+        sender = self.senders[channel]
+        try:
+            await sender.send(destination, Outgoing.from_payload(payload), key=key)
+        except Unreachable as exc:
+            logger.warning("outbox row %s: recipient unreachable (%s)", row_id, exc)
+            await asyncio.to_thread(self._unreachable, row_id, channel, destination, str(exc))
+        except RetryLater as exc:
+            await asyncio.to_thread(self._retry, row_id, attempts, str(exc), exc.after)
+        except DeliveryError as exc:
+            if exc.retryable:
+                await asyncio.to_thread(self._retry, row_id, attempts, str(exc), None)
+            else:  # the platform refused this message itself: retrying cannot help
+                logger.error("outbox row %s refused: %s", row_id, exc)
+                await asyncio.to_thread(self._retry, row_id, MAX_ATTEMPTS, str(exc), None)
+        except Exception as exc:  # an unexpected platform answer: keep the row, retry later
+            logger.exception("outbox row %s: unexpected error", row_id)
+            await asyncio.to_thread(self._retry, row_id, attempts, repr(exc), None)
+        else:
+            await asyncio.to_thread(self._sent, row_id)
+
+    def _sent(self, row_id: int) -> None:
+        with self.database.transaction() as session:
+            mark_sent(session=session, row_id=row_id, now=self.clock())
+
+    def _retry(self, row_id: int, attempts: int, error: str, after: float | None) -> None:
+        now = self.clock()
+        with self.database.transaction() as session:
+            if attempts >= MAX_ATTEMPTS:
+                row = mark_failed(session=session, row_id=row_id,
+                                  error=f"gave up after {attempts} attempts: {error}")
+                if row is not None:
+                    self._tell_secretariat(session, row, "多次重試仍無法送達")
+                return
+            wait = timedelta(seconds=after) if after is not None else backoff(attempts)
+            mark_retry(session=session, row_id=row_id, when=now + wait, error=error)
+
+    def _unreachable(self, row_id: int, channel: str, destination: str, error: str) -> None:
+        now = self.clock()
+        with self.database.transaction() as session:
+            row = mark_failed(session=session, row_id=row_id, error=f"unreachable: {error}")
+            who = mark_unreachable(session=session, channel=channel, destination=destination,
+                                   now=now)
+            if row is not None and who is not None and not who.startswith("group"):
+                self._tell_secretariat(session, row, "對方已封鎖或無法聯繫", who)
+            elif row is not None and who is not None:
+                self._tell_secretariat(session, row, "秘書室群組無法聯繫（機器人可能已被移出）")
+
+    def _tell_secretariat(self, session: object, row: OutboxMessage, reason: str,
+                          who: str | None = None) -> None:
+        from sqlmodel import Session
+
+        assert isinstance(session, Session)
+        if row.agency_id is None:
+            return
+        name = ""
+        if who and who.startswith("member:"):
+            member = session.get(Member, int(who.split(":")[1]))
+            name = f"{member.name}（{row.channel}）" if member else ""
+        text = (f"【傳送失敗】{name or row.channel + ' ' + row.destination[-6:]}：{reason}。"
+                f"訊息內容開頭：「{Outgoing.from_payload(row.payload).text[:40]}」")
+        destinations = [d for d in secretariat_destinations(session=session,
+                                                            agency_id=row.agency_id)
+                        if d != (row.channel, row.destination)]
+        for destination in destinations:
+            key = hashlib.sha256(f"failed:{row.id}:{destination}".encode()).hexdigest()
+            enqueue(session=session, destination=destination, payload=Outgoing(text).to_payload(),
+                    key=key, now=self.clock(), agency_id=row.agency_id)
+
+
+def fallback_to_outbox(database: Database, clock: Callable[[], datetime],
+                       sender: OutboxSender | None = None):  # type: ignore[no-untyped-def]
+    """A reply fallback for channels: replies that failed right after the commit are queued."""
+    async def queue(channel: str, destination: str, replies: Sequence[Outgoing]) -> None:
+        def write() -> None:
+            now = clock()
+            with database.transaction() as session:
+                for index, reply in enumerate(replies):
+                    key = hashlib.sha256(
+                        f"reply:{channel}:{destination}:{now.isoformat()}:{index}".encode()
+                    ).hexdigest()
+                    enqueue(session=session, destination=(channel, destination),
+                            payload=reply.to_payload(), key=key, now=now)
+
+        await asyncio.to_thread(write)
+        if sender is not None:
+            sender.wake()
+
+    return queue

@@ -1,0 +1,104 @@
+"""``sqbot run``: the webhook server, Telegram polling and the outbox sender in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from bot.app import build_dispatcher
+from bot.delivery import ChannelSender
+from bot.line import LineChannel
+from bot.outbox import OutboxSender, fallback_to_outbox
+from bot.server import create_app
+from bot.settings import Settings
+from bot.telegram import TelegramChannel
+from handlers.dispatch import Clock, system_clock
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Everything ``sqbot run`` runs, built from the settings."""
+
+    settings: Settings
+    database: Database
+    clock: Clock = system_clock
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    telegram: TelegramChannel | None = None
+    line: LineChannel | None = None
+    outbox: OutboxSender | None = None
+
+    def build(self) -> uvicorn.Server:
+        """Wire the channels and return the (not yet started) HTTP server."""
+        dispatcher = build_dispatcher(self.settings, self.database, clock=self.clock)
+        senders: dict[str, ChannelSender] = {}
+        self.outbox = OutboxSender(self.database, senders, self.clock)
+        fallback = fallback_to_outbox(self.database, self.clock, self.outbox)
+        if self.settings.telegram_bot_token is not None:
+            self.telegram = TelegramChannel.from_dispatcher(
+                dispatcher, token=self.settings.telegram_bot_token.get_secret_value(),
+                max_evidence_bytes=self.settings.evidence_max_bytes,
+                api_base_url=self.settings.telegram_api_base_url,
+                webhook_url=self.settings.telegram_webhook_url, fallback=fallback)
+            senders[self.telegram.channel] = self.telegram
+        if self.settings.line_channel_secret is not None \
+                and self.settings.line_channel_access_token is not None:
+            self.line = LineChannel.from_dispatcher(
+                dispatcher,
+                channel_secret=self.settings.line_channel_secret.get_secret_value(),
+                access_token=self.settings.line_channel_access_token.get_secret_value(),
+                max_evidence_bytes=self.settings.evidence_max_bytes,
+                api_base_url=self.settings.line_api_base_url, fallback=fallback)
+            senders[self.line.channel] = self.line
+        self.outbox.senders = senders
+        app = create_app(database=self.database, telegram=self.telegram, line=self.line,
+                         on_startup=self._start_channels, on_shutdown=self._stop_channels)
+        config = uvicorn.Config(app, host=self.settings.host, port=self.settings.port,
+                                log_level="warning", lifespan="on", access_log=False)
+        return uvicorn.Server(config)
+
+    async def _start_channels(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.start()
+            logger.info("Telegram channel started (%s)", self.telegram.mode)
+
+    async def _stop_channels(self) -> None:
+        self.stop.set()
+        if self.telegram is not None:
+            await self.telegram.stop()
+        if self.line is not None:
+            await self.line.close()
+
+    async def run(self) -> None:
+        """Serve until SIGINT/SIGTERM."""
+        server = self.build()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, server)
+        background: list[asyncio.Task[None]] = []
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if serving.done():
+            await serving  # raises the start-up error (port in use …)
+            return
+        logger.info("sqbot serving on %s:%s", self.settings.host, self.settings.port)
+        if self.outbox is not None:
+            background.append(asyncio.create_task(self.outbox.run(self.stop)))
+        if self.telegram is not None and self.telegram.mode == "polling":
+            background.append(asyncio.create_task(self.telegram.poll(self.stop)))
+        await serving
+        self.stop.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    def _request_stop(self, server: uvicorn.Server) -> None:
+        self.stop.set()
+        server.should_exit = True

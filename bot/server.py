@@ -1,0 +1,125 @@
+"""sqbot's ASGI app: the platforms' webhooks and a health check, on one port."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.line import LineChannel, MalformedBody
+from bot.telegram import TelegramChannel
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # a webhook body is a few KB; refuse anything absurd
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The request body, or None when it is larger than ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+def create_app(*, database: Database, telegram: TelegramChannel | None = None,
+               line: LineChannel | None = None, extra_routes: list[Route] | None = None,
+               on_startup: Callable[[], Awaitable[None]] | None = None,
+               on_shutdown: Callable[[], Awaitable[None]] | None = None) -> Starlette:
+    """The app: ``POST /telegram/webhook`` (webhook mode), ``POST /line/webhook``,
+    ``GET /healthz``."""
+
+    async def healthz(request: Request) -> Response:
+        report: dict[str, Any] = {}
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            report["database"] = "ok"
+        except sa.exc.SQLAlchemyError as exc:
+            logger.warning("health check: database unavailable: %s", exc.__class__.__name__)
+            report["database"] = "unavailable"
+        report["telegram"] = telegram.mode if telegram else "off"
+        report["line"] = "webhook" if line is not None else "off"
+        status = 200 if report["database"] == "ok" else 503
+        return JSONResponse(report, status_code=status)
+
+    async def telegram_webhook(request: Request) -> Response:
+        assert telegram is not None
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), telegram.webhook_secret.encode()):
+            return PlainTextResponse("forbidden", status_code=403)
+        if "json" not in request.headers.get("content-type", ""):
+            return PlainTextResponse("expected application/json", status_code=415)
+        body = await read_body(request)
+        if body is None:
+            return PlainTextResponse("body too large", status_code=413)
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return PlainTextResponse("malformed JSON", status_code=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return PlainTextResponse("not an Update", status_code=400)
+        # 200 only once the update is committed: otherwise Telegram delivers it again.
+        if await telegram.process(data):
+            return Response(status_code=200)
+        return PlainTextResponse("not processed; please retry", status_code=500)
+
+    async def line_webhook(request: Request) -> Response:
+        assert line is not None
+        signature = request.headers.get("x-line-signature")
+        if not signature:
+            return PlainTextResponse("missing X-Line-Signature", status_code=400)
+        if "json" not in request.headers.get("content-type", ""):
+            return PlainTextResponse("expected application/json", status_code=415)
+        body = await read_body(request)
+        if body is None:
+            return PlainTextResponse("body too large", status_code=413)
+        try:
+            events = line.verify(body, signature)  # before anything is parsed or stored
+        except MalformedBody:
+            return PlainTextResponse("malformed webhook body", status_code=400)
+        if events is None:
+            return PlainTextResponse("bad signature", status_code=400)
+        try:
+            handled = await line.handle(events)
+        except sa.exc.OperationalError:
+            logger.warning("LINE events not committed (database busy); LINE will redeliver")
+            handled = False
+        # 200 only once every event is committed: otherwise LINE redelivers the batch.
+        return Response(status_code=200) if handled else \
+            PlainTextResponse("not processed; please retry", status_code=500)
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if telegram is not None and telegram.mode == "webhook":
+        routes.append(Route("/telegram/webhook", telegram_webhook, methods=["POST"]))
+    if line is not None:
+        routes.append(Route("/line/webhook", line_webhook, methods=["POST"]))
+    routes += extra_routes or []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    return Starlette(routes=routes, lifespan=lifespan)

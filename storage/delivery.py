@@ -1,0 +1,78 @@
+"""The outbox sender's side of storage: claiming due rows and recording what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from storage.models import ChatBinding, ChatIdentity, OutboxMessage, OutboxStatus
+
+LEASE = timedelta(seconds=60)
+
+
+def claim_due(*, session: Session, channels: Collection[str], now: datetime,
+              limit: int = 50) -> Sequence[OutboxMessage]:
+    """Pending rows of ``channels`` that are due, leased for a minute to this sender.
+
+    On PostgreSQL ``SKIP LOCKED`` lets several senders drain one outbox without taking the
+    same row; the lease (``next_attempt_at`` moved forward) makes a row whose sender died
+    mid-send due again later.
+    """
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING,
+               col(OutboxMessage.channel).in_(list(channels)),
+               OutboxMessage.next_attempt_at <= now)
+        .order_by(col(OutboxMessage.id)).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+        session.add(row)
+    return rows
+
+
+def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
+    """The row was delivered."""
+    row = session.get(OutboxMessage, row_id)
+    if row is not None:
+        row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
+        session.add(row)
+
+
+def mark_retry(*, session: Session, row_id: int, when: datetime, error: str) -> None:
+    """Try the row again at ``when``."""
+    row = session.get(OutboxMessage, row_id)
+    if row is not None:
+        row.next_attempt_at, row.last_error = when, error[:500]
+        session.add(row)
+
+
+def mark_failed(*, session: Session, row_id: int, error: str) -> OutboxMessage | None:
+    """Give up on the row (kept, with the reason, for the secretariat to see)."""
+    row = session.get(OutboxMessage, row_id)
+    if row is not None:
+        row.status, row.last_error = OutboxStatus.FAILED, error[:500]
+        session.add(row)
+    return row
+
+
+def mark_unreachable(*, session: Session, channel: str, destination: str,
+                     now: datetime) -> str | None:
+    """Flag the identity or group chat at ``destination``; return who it was, for the notice."""
+    identity = session.exec(select(ChatIdentity).where(
+        ChatIdentity.channel == channel, ChatIdentity.platform_user_id == destination)).first()
+    if identity is not None:
+        identity.unreachable_since = identity.unreachable_since or now
+        session.add(identity)
+        return f"member:{identity.member_id}"
+    binding = session.exec(select(ChatBinding).where(
+        ChatBinding.channel == channel, ChatBinding.chat_id == destination)).first()
+    if binding is not None:
+        binding.unreachable_since = binding.unreachable_since or now
+        session.add(binding)
+        return f"group:{binding.id}"
+    return None
