@@ -1,0 +1,324 @@
+"""The Telegram channel: python-telegram-bot's Application in front of the dispatcher.
+
+Updates become :class:`~handlers.messages.Incoming` events; replies become Bot API calls.
+No flow logic lives here. An update counts as handled only once the dispatcher committed
+it: the webhook answers 200 after that, and polling confirms an offset only past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import html
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot.delivery import DeliveryError, RetryLater, Unreachable
+from bot.textsplit import split_text
+from handlers.dispatch import Dispatcher
+from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+ROW_LIMIT = 8
+BUTTON_LIMIT = 100
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+COMMANDS = [
+    ("start", "開始／以邀請碼綁定帳號"),
+    ("menu", "主選單"),
+    ("back", "上一題"),
+    ("skip", "略過這題"),
+    ("review", "檢視小計與未答題目"),
+    ("submit", "送出本季自評"),
+    ("pause", "暫停，下次繼續"),
+    ("help", "使用說明"),
+]
+Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
+#: Called with replies that could not be sent right after the commit, so they are kept
+#: (the app wires it to the outbox) instead of being lost.
+Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
+
+
+def webhook_secret_for(token: str) -> str:
+    """A stable secret for X-Telegram-Bot-Api-Secret-Token, derived from (not equal to) the
+    bot token, so every worker and every restart agree without another setting."""
+    return hashlib.sha256(b"sqbot-telegram-webhook:" + token.encode()).hexdigest()
+
+
+def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
+    """Choices as an inline keyboard: short labels share a row, long ones get their own."""
+    if not choices:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    width = 0
+    for choice in choices[:BUTTON_LIMIT]:
+        cost = max(4, sum(2 if ord(ch) > 0x2E80 else 1 for ch in choice.label))
+        if row and (width + cost > 24 or len(row) == ROW_LIMIT):
+            rows.append(row)
+            row, width = [], 0
+        row.append(InlineKeyboardButton(choice.label, callback_data=choice.action))
+        width += cost
+    if row:
+        rows.append(row)
+    return InlineKeyboardMarkup(rows)
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramChannel:
+    """The bot on Telegram: turns updates into events and replies into Bot API calls."""
+
+    channel = CHANNEL
+
+    def __init__(self, *, token: str, dispatch: Dispatch, max_evidence_bytes: int,
+                 api_base_url: str | None = None, webhook_url: str | None = None,
+                 rate_limiter: bool = True, fallback: Fallback | None = None,
+                 commands_retry_delay: float = 5.0) -> None:
+        if not token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is empty")
+        builder = Application.builder().token(token).updater(None)
+        if api_base_url:
+            builder = builder.base_url(api_base_url).base_file_url(
+                api_base_url.removesuffix("/bot") + "/file/bot")
+        if rate_limiter:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.dispatch = dispatch
+        self.max_evidence_bytes = max_evidence_bytes
+        self.webhook_url = webhook_url
+        self.fallback = fallback
+        self.webhook_secret = webhook_secret_for(token)
+        self._failed: set[int] = set()
+        self._commands_task: asyncio.Task[None] | None = None
+        self._commands_retry_delay = commands_retry_delay
+
+    @classmethod
+    def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> TelegramChannel:
+        """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
+        async def dispatch(incoming: Incoming) -> list[Outgoing]:
+            return await asyncio.to_thread(dispatcher.dispatch, incoming)
+
+        return cls(dispatch=dispatch, **kwargs)
+
+    @property
+    def mode(self) -> str:
+        """``webhook`` or ``polling``."""
+        return "webhook" if self.webhook_url else "polling"
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Initialise the bot; set or delete the webhook; register commands in the background."""
+        await self.application.initialize()
+        bot = self.application.bot
+        if self.webhook_url:
+            await bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
+                                  allowed_updates=ALLOWED_UPDATES)
+        else:
+            await bot.delete_webhook()
+        self._commands_task = asyncio.create_task(self._register_commands())
+
+    async def stop(self) -> None:
+        """Stop background work and close the HTTP connections."""
+        if self._commands_task is not None:
+            self._commands_task.cancel()
+        await self.application.shutdown()
+
+    async def _register_commands(self) -> None:
+        """setMyCommands is a convenience: a failure is logged and retried, never fatal."""
+        delay = self._commands_retry_delay
+        while True:
+            try:
+                await self.application.bot.set_my_commands(
+                    [BotCommand(name, text) for name, text in COMMANDS])
+                return
+            except TelegramError as exc:
+                logger.warning("setMyCommands failed (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 600)
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    async def process(self, data: dict[str, Any]) -> bool:
+        """Handle one Update's JSON; True once it is committed (or safely ignored)."""
+        update = Update.de_json(data, self.application.bot)
+        return await self.process_update(update)
+
+    async def process_update(self, update: Update) -> bool:
+        """Run ``update`` through the Application; False if it must be delivered again."""
+        await self.application.process_update(update)
+        if update.update_id in self._failed:
+            self._failed.discard(update.update_id)
+            return False
+        return True
+
+    async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
+        """Long-poll getUpdates until ``stop``; confirm an offset only past handled updates."""
+        bot = self.application.bot
+        offset: int | None = None
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=timeout,
+                                                allowed_updates=ALLOWED_UPDATES)
+                backoff = 1.0
+            except RetryAfter as exc:
+                await _sleep_or_stop(stop, _seconds(exc.retry_after))
+                continue
+            except (NetworkError, TelegramError) as exc:
+                logger.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            for update in updates:
+                if not await self.process_update(update):
+                    logger.warning("update %s not committed; it will be fetched again",
+                                   update.update_id)
+                    await _sleep_or_stop(stop, 1.0)
+                    break
+                offset = update.update_id + 1
+
+    async def _on_update(self, update: object,
+                         context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert isinstance(update, Update)
+        incoming = await self.to_incoming(update)
+        if incoming is None:
+            return
+        query = update.callback_query
+        if query is not None:
+            await self._acknowledge(query)
+        replies = await self.dispatch(incoming)
+        await self._reply(incoming.chat_id, replies)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            self._failed.add(update.update_id)
+        logger.error("update %s was not handled: %r",
+                     update.update_id if isinstance(update, Update) else "?", context.error)
+
+    async def to_incoming(self, update: Update) -> Incoming | None:
+        """The neutral event of ``update``; None for updates sqbot does not act on."""
+        event_id = f"u{update.update_id}"
+        query = update.callback_query
+        if query is not None:
+            if query.message is None or query.data is None:
+                return None
+            chat = query.message.chat
+            return Incoming(channel=CHANNEL, user_id=str(query.from_user.id),
+                            chat_id=str(chat.id), event_id=event_id,
+                            chat_kind=ChatKind.PRIVATE if chat.type == "private"
+                            else ChatKind.GROUP,
+                            action=query.data, display_name=query.from_user.full_name)
+        message = update.message
+        if message is None or message.from_user is None:
+            return None  # edited messages, chat member changes, channel posts …
+        kind = ChatKind.PRIVATE if message.chat.type == "private" else ChatKind.GROUP
+        base = {"channel": CHANNEL, "user_id": str(message.from_user.id),
+                "chat_id": str(message.chat.id), "event_id": event_id, "chat_kind": kind,
+                "display_name": message.from_user.full_name}
+        if kind == ChatKind.GROUP and message.text is None:
+            return None
+        attachment = await self._attachment(message) if kind == ChatKind.PRIVATE else None
+        if attachment is not None:
+            return Incoming(**base, attachment=attachment)  # type: ignore[arg-type]
+        return Incoming(**base, text=message.text or "")  # type: ignore[arg-type]
+
+    async def _attachment(self, message: Message) -> Attachment | None:
+        if message.photo:
+            largest = max(message.photo, key=lambda p: (p.file_size or 0, p.width * p.height))
+            return await self._fetch("photo", largest.file_id, largest.file_size, "image/jpeg",
+                                     None)
+        if message.document is not None:
+            doc = message.document
+            return await self._fetch("document", doc.file_id, doc.file_size,
+                                     doc.mime_type or "application/octet-stream", doc.file_name)
+        return None
+
+    async def _fetch(self, kind: str, file_id: str, size: int | None, mime: str,
+                     name: str | None) -> Attachment:
+        if size is not None and size > self.max_evidence_bytes:
+            return Attachment(kind, b"", mime, name, file_id, declared_size=size)
+        file = await self.application.bot.get_file(file_id)
+        content = bytes(await file.download_as_bytearray())
+        return Attachment(kind, content, mime, name, file_id)
+
+    async def _acknowledge(self, query: CallbackQuery) -> None:
+        """Answer the press and take the buttons off that message (they are used up)."""
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            logger.info("answerCallbackQuery failed: %s", exc)
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower() and "not found" not in str(exc).lower():
+                raise
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def _reply(self, chat_id: str, replies: Sequence[Outgoing]) -> None:
+        """Send the replies; what fails now goes to the fallback (the outbox) to retry."""
+        for index, outgoing in enumerate(replies):
+            try:
+                await self.send(chat_id, outgoing, key="")
+            except (DeliveryError, TelegramError) as exc:
+                logger.warning("reply to a %s chat failed (%s); queued for retry", CHANNEL, exc)
+                if self.fallback is None:
+                    raise
+                await self.fallback(CHANNEL, chat_id, replies[index:])
+                return
+
+    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
+        """Render ``message`` for Telegram and send it (split at 4,096 characters)."""
+        bot = self.application.bot
+        try:
+            parts = split_text(message.text, TEXT_LIMIT)
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                await bot.send_message(destination, html.escape(part, quote=False),
+                                       parse_mode=ParseMode.HTML,
+                                       reply_markup=keyboard(message.choices) if last else None)
+            for doc, send in ((message.document, bot.send_document),
+                              (message.picture, bot.send_photo)):
+                if doc is not None:
+                    await send(destination, InputFile(doc.content, filename=doc.filename))
+        except RetryAfter as exc:
+            raise RetryLater(f"Telegram asked to wait: {exc}", _seconds(exc.retry_after)) \
+                from exc
+        except Forbidden as exc:
+            raise Unreachable(f"Telegram refused: {exc}") from exc
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise Unreachable(f"Telegram: {exc}") from exc
+            raise
+        except NetworkError as exc:
+            raise RetryLater(f"Telegram not reachable: {exc}") from exc
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
