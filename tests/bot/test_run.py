@@ -1,0 +1,122 @@
+"""``sqbot run`` as a real process against the fake platforms: a member goes from the first
+contact to a submitted assessment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rubric import load_year
+from tests.fakes import line_webhook as hook
+from tests.fakes.line_api import FakeLine
+
+SQBOT = str(Path(sys.executable).parent / "sqbot")
+LINE_SECRET = "0123456789abcdef0123456789abcdef"
+RUBRIC = load_year(105)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, *, timeout=30.0, what=""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out: {what}")
+
+
+@pytest.fixture
+def environment(database_url, tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data"),
+           "PYTHONUNBUFFERED": "1"}
+    subprocess.run([SQBOT, "init", "--demo"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    return env
+
+
+def invite(env, cwd, **options) -> str:
+    args = [SQBOT, "invite", "create", "--json"]
+    for name, value in options.items():
+        args += [f"--{name}", value]
+    made = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=True)
+    return json.loads(made.stdout)["code"]
+
+
+class Running:
+    """``sqbot run`` in the background, stopped with SIGTERM."""
+
+    def __init__(self, env, cwd) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([SQBOT, "run", "--port", str(self.port)], env=env, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_until(self._healthy, what="sqbot run to answer /healthz")
+
+    def _healthy(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sqbot run exited: {self.proc.stdout.read()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=30)
+        return out
+
+
+def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
+    with FakeLine() as fake:
+        env = {**environment, "LINE_CHANNEL_SECRET": LINE_SECRET,
+               "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token, "LINE_API_BASE_URL": fake.base_url}
+        code = invite(env, tmp_path, section="規劃課", role="staff", name="王小明")
+        running = Running(env, tmp_path)
+        user = hook.user_id("wang")
+        try:
+            assert httpx.get(f"{running.url}/healthz").json() == {
+                "database": "ok", "telegram": "off", "line": "webhook"}
+
+            def send(event):
+                payload = hook.body(event)
+                response = httpx.post(f"{running.url}/line/webhook", content=payload,
+                                      headers=hook.headers(payload, LINE_SECRET), timeout=10)
+                assert response.status_code == 200, response.text
+
+            def text(words):
+                send(hook.text_event(user, words, reply_token=fake.issue_reply_token(user)))
+
+            send(hook.follow_event(user, reply_token=fake.issue_reply_token(user)))
+            wait_until(lambda: any("邀請碼" in t for t in fake.texts_to(user)), what="greeting")
+            text(code)
+            text("填寫自評")
+            for question in RUBRIC.questions:
+                text(str(question.max // 2))
+                text("略過")
+            text("送出")
+            text("確認")
+            receipt = wait_until(lambda: next((t for t in fake.texts_to(user)
+                                               if t.startswith("收件確認")), None),
+                                 what="the receipt")
+            assert "總分：" in receipt and "期別：115年第4季" in receipt
+        finally:
+            output = running.stop()
+        assert running.proc.returncode == 0, output
+        assert fake.access_token not in output and LINE_SECRET not in output
