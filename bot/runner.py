@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -93,11 +94,29 @@ class Service:
             background.append(asyncio.create_task(self.outbox.run(self.stop)))
         if self.telegram is not None and self.telegram.mode == "polling":
             background.append(asyncio.create_task(self.telegram.poll(self.stop)))
+        if self.line is not None:
+            background.append(asyncio.create_task(self._watch_line_quota()))
         await serving
         self.stop.set()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+
+    async def _watch_line_quota(self, every: float = 3600.0) -> None:
+        """Hourly: warn the secretariat when LINE's monthly quota cannot carry what waits."""
+        from storage.org import list_agencies
+
+        while not self.stop.is_set():
+            try:
+                with self.database.transaction() as session:
+                    agency_ids = [a.id for a in list_agencies(session=session) if a.id]
+                for agency_id in agency_ids:
+                    assert self.outbox is not None
+                    await self.outbox.check_quota("line", agency_id)
+            except Exception:  # the quota API being down must not stop the bot
+                logger.exception("LINE quota check failed; will try again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=every)
 
     def _request_stop(self, server: uvicorn.Server) -> None:
         self.stop.set()

@@ -9,7 +9,7 @@ synchronous and the asyncio clients of line-bot-sdk can talk to it::
         ...
         assert line.texts_to(user_id) == ["..."]
 
-Request bodies are checked against the schemas of ``/work/shared/specs/line/messaging-api.yml``
+Request bodies are checked against the schemas of ``tests/fakes/specs/line/messaging-api.yml``
 (converted from OpenAPI 3.0 to JSON Schema: ``$ref``, ``allOf``, ``discriminator.mapping``,
 ``required``, ``enum``, lengths, sizes and bounds), and against the limits LINE documents but
 the spec does not state (``documented_limits``). A violation answers 400 in LINE's shape::
@@ -57,9 +57,10 @@ from starlette.routing import Route
 
 SPEC_DIR = Path(
     os.environ.get("SQBOT_LINE_SPEC_DIR")
-    or Path(__file__).resolve().parents[3] / "shared" / "specs" / "line"
+    or Path(__file__).resolve().parent / "specs" / "line"
 )
-"""Where ``messaging-api.yml`` and ``webhook.yml`` are: ``shared/specs/line`` beside the repo."""
+"""Where ``messaging-api.yml`` and ``webhook.yml`` are: LINE's own OpenAPI files, vendored
+unmodified in ``tests/fakes/specs/line`` (see SOURCE.md and LICENSE there)."""
 
 DEFAULT_ACCESS_TOKEN = "fake-line-token-" + "x" * 40
 

@@ -1,0 +1,431 @@
+"""The Telegram channel over real HTTP: python-telegram-bot against the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.server import create_app
+from bot.telegram import COMMANDS, TelegramChannel, keyboard, webhook_secret_for
+from handlers.messages import Choice
+from rubric import load_year
+from storage.models import Answer, Attachment, ChatBinding, ChatIdentity, OutboxMessage, Role
+from tests.bot.conftest import eventually
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:" + "A" * 35
+USER = 5001
+RUBRIC = load_year(105)
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def telegram(fake, desk):
+    channel = TelegramChannel.from_dispatcher(
+        desk.dispatcher, token=TOKEN, max_evidence_bytes=64 * 1024, api_base_url=fake.base_url,
+        fallback=desk.fallback, commands_retry_delay=0.05)
+    desk.outbox.senders = {"telegram": channel}
+    await channel.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.poll(stop, timeout=1))
+    yield channel
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    await channel.stop()
+
+
+async def said(fake, chat_id, needle, *, timeout=15.0) -> str:
+    """Wait until the bot has said something containing ``needle`` to ``chat_id``."""
+    found = await eventually(
+        lambda: next((t for t in reversed(fake.sent_texts(chat_id)) if needle in t), None),
+        timeout=timeout, message=f"{needle!r} to {chat_id}; said: {fake.sent_texts(chat_id)}")
+    return str(found)
+
+
+def last_keyboard(fake, chat_id) -> list[dict]:
+    for call in reversed(fake.calls_to("sendMessage")):
+        if str(call.params.get("chat_id")) == str(chat_id) and call.params.get("reply_markup"):
+            return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    return []
+
+
+def button(fake, chat_id, label) -> str:
+    buttons = last_keyboard(fake, chat_id)
+    found = [b["callback_data"] for b in buttons if b["text"] == label]
+    assert found, f"no button {label!r} in {[b['text'] for b in buttons]}"
+    return found[0]
+
+
+async def onboard(fake, desk, user=USER, name="王小明") -> None:
+    code = desk.invite(name=name)
+    fake.user_text(user, code)
+    await said(fake, user, f"綁定完成！{name}您好")
+
+
+async def test_commands_are_registered_in_chinese(fake, telegram):
+    await eventually(lambda: fake.calls_to("setMyCommands"), message="setMyCommands")
+    commands = fake.calls_to("setMyCommands")[-1].params["commands"]
+    assert [(c["command"], c["description"]) for c in commands] == COMMANDS
+
+
+async def test_failed_set_my_commands_is_retried_and_never_fatal(fake, desk):
+    fake.fail_next("setMyCommands", kind="500", times=2)
+    channel = TelegramChannel.from_dispatcher(desk.dispatcher, token=TOKEN,
+                                              max_evidence_bytes=1024,
+                                              api_base_url=fake.base_url,
+                                              commands_retry_delay=0.05)
+    await channel.start()
+    await eventually(lambda: fake.calls_to("setMyCommands"), message="retried setMyCommands")
+    await channel.stop()
+
+
+async def test_onboarding_with_a_code_and_a_deep_link(fake, desk, telegram):
+    fake.user_text(USER, "你好")
+    await said(fake, USER, "請輸入秘書室提供的邀請碼")
+    await onboard(fake, desk)
+    code = desk.invite(name="李四")
+    fake.user_text(6002, f"/start {code}")
+    await said(fake, 6002, "綁定完成！李四您好")
+    with desk.database.transaction() as session:
+        identities = session.exec(select(ChatIdentity).where(
+            ChatIdentity.channel == "telegram")).all()
+    assert sorted(i.platform_user_id for i in identities) == [str(USER), "6002"]
+
+
+async def test_answer_by_button_and_by_typed_number(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    fake.callback(USER, button(fake, USER, "81-120分"))
+    await said(fake, USER, "請選擇 81 到 120 之間的分數")
+    fake.callback(USER, button(fake, USER, "110分"))
+    await said(fake, USER, "已記錄 1.1")
+    fake.callback(USER, button(fake, USER, "略過"))
+    await said(fake, USER, "第 2/25 題")
+    fake.user_text(USER, "５０分")
+    await said(fake, USER, "已記錄 1.2")
+    with desk.database.transaction() as session:
+        answers = {a.question_code: a.self_score for a in session.exec(select(Answer)).all()}
+    assert answers == {"1.1": 110, "1.2": 50}
+    # Every press is answered and its buttons are taken off the pressed message.
+    assert len(fake.calls_to("answerCallbackQuery")) == 3
+    assert len(fake.calls_to("editMessageReplyMarkup")) == 3
+
+
+async def test_callback_from_a_stale_message_is_refused(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    question_message = fake.last_sent(USER)["message_id"]
+    stale = button(fake, USER, "0分（未辦理）")
+    fake.user_text(USER, "100")
+    await said(fake, USER, "已記錄 1.1")
+    fake.callback(USER, stale, message_id=question_message)  # a button on the older message
+    await said(fake, USER, "這個按鈕已經過期")
+    with desk.database.transaction() as session:
+        assert [a.self_score for a in session.exec(select(Answer)).all()] == [100]
+
+
+async def test_user_text_is_escaped_for_html(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    fake.user_text(USER, "<b>85</b> & <script>")
+    text = await said(fake, USER, "不是分數")
+    assert "<b>85</b>" in text  # shown as typed: the fake decoded the escaped HTML
+    sent = fake.calls_to("sendMessage")[-1].params["text"]
+    assert "&lt;b&gt;85&lt;/b&gt;" in sent
+
+
+async def test_evidence_photo_and_document_are_downloaded_and_kept(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    fake.user_text(USER, "100")
+    await said(fake, USER, "已記錄 1.1")
+    photo = b"\xff\xd8\xff largest photo bytes"
+    fake.photo(USER, photo)
+    await said(fake, USER, "已收到照片")
+    document = b"%PDF-1.4 flow chart"
+    fake.document(USER, document, file_name="流程圖.pdf", mime_type="application/pdf")
+    await said(fake, USER, "已收到檔案「流程圖.pdf」")
+    fake.document(USER, b"x" * (64 * 1024 + 1), file_name="big.zip", mime_type="application/zip")
+    await said(fake, USER, "檔案太大")
+    with desk.database.transaction() as session:
+        files = session.exec(select(Attachment).order_by(Attachment.id)).all()
+    assert [(f.sha256, f.size, f.mime_type) for f in files] == [
+        (hashlib.sha256(photo).hexdigest(), len(photo), "image/jpeg"),
+        (hashlib.sha256(document).hexdigest(), len(document), "application/pdf"),
+    ]
+    assert (desk.evidence_root / files[0].stored_path).read_bytes() == photo
+
+
+async def test_long_text_is_split_at_line_boundaries_never_cut(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    for code in [q.code for q in RUBRIC.questions]:
+        fake.user_text(USER, f"跳到 {code}")
+        await said(fake, USER, f"{code} ")
+        fake.user_text(USER, "1")
+        await said(fake, USER, f"已記錄 {code}")
+        evidence = "\n".join(f"第{i}行佐證說明：" + "服務" * 40 for i in range(60))
+        fake.user_text(USER, evidence[:4000])
+        await said(fake, USER, f"已收到 {code} 的文字佐證")
+        break
+    fake.user_text(USER, "檢視")
+    await said(fake, USER, "未作答 24 題")
+    for call in fake.calls_to("sendMessage"):
+        assert len(call.params["text"]) <= 4096 + 1000  # escaped; the fake checks the real limit
+
+
+async def test_unhandled_update_types_are_ignored(fake, desk, telegram):
+    await onboard(fake, desk)
+    before = len(fake.calls_to("sendMessage"))
+    fake.edited_message(USER, "改過的字")
+    fake.my_chat_member(-100200, USER, "member")
+    fake.raw_update({"channel_post": {"message_id": 1, "date": 0,
+                                      "chat": {"id": -100300, "type": "channel"}, "text": "hi"}})
+    marker = fake.user_text(USER, "說明")
+    await said(fake, USER, "使用說明")
+    assert len(fake.calls_to("sendMessage")) == before + 1
+    assert marker
+
+
+async def test_group_binding_and_notices_through_the_outbox(fake, desk, telegram):
+    group = -100777
+    staff_code = desk.invite()
+    fake.group_text(group, 7001, f"/bind@sqbot_test_bot {staff_code}")
+    await said(fake, group, "不是秘書室群組的綁定碼")
+    fake.group_text(group, 7001, "大家好")  # chatter in an unbound group: no answer
+    code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
+    fake.group_text(group, 7001, f"/bind {code}")
+    await said(fake, group, "本群組已綁定為")
+    with desk.database.transaction() as session:
+        assert session.exec(select(ChatBinding)).one().chat_id == str(group)
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    for question in RUBRIC.questions:
+        fake.user_text(USER, "0")
+        await said(fake, USER, f"已記錄 {question.code}")
+        fake.user_text(USER, "略過")
+        await said(fake, USER, "題" if question.code != "7.3" else "全部 25 題都已作答")
+    fake.user_text(USER, "送出")
+    await said(fake, USER, "確定送出嗎")
+    fake.user_text(USER, "確認")
+    await said(fake, USER, "收件編號")  # the rubric itself speaks of 收件確認訊息
+    await desk.outbox.drain_once()
+    await said(fake, group, "【自評送出】規劃課 115年第4季")
+    assert [r.status for r in desk.outbox_rows()] == ["sent"]
+
+
+async def test_429_waits_and_the_message_goes_out_once(fake, desk, telegram):
+    await onboard(fake, desk)
+    from storage.outbox import enqueue
+
+    with desk.database.transaction() as session:
+        enqueue(session=session, destination=("telegram", str(USER)),
+                payload={"text": "提醒：本季自評將於 115年12月20日 截止", "choices": []},
+                key="nudge-1", now=desk.clock.now)
+    fake.fail_next("sendMessage", kind="429", retry_after=1)
+    await desk.outbox.drain_once()
+    texts = [t for t in fake.sent_texts(USER) if t.startswith("提醒")]
+    assert texts == ["提醒：本季自評將於 115年12月20日 截止"]
+    assert [r.status for r in desk.outbox_rows()] == ["sent"]
+
+
+async def test_blocked_user_is_marked_unreachable_and_the_secretariat_told(fake, desk,
+                                                                           telegram):
+    await onboard(fake, desk)
+    group = -100888
+    code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
+    fake.group_text(group, 7001, f"/bind {code}")
+    await said(fake, group, "本群組已綁定為")
+    from storage.outbox import enqueue
+
+    with desk.database.transaction() as session:
+        enqueue(session=session, destination=("telegram", str(USER)),
+                payload={"text": "提醒：請填寫自評", "choices": []}, key="nudge-2",
+                now=desk.clock.now, agency_id=1)
+    fake.fail_next("sendMessage", kind="403")
+    await desk.outbox.drain_once()
+    rows = desk.outbox_rows()
+    assert rows[0].status == "failed" and "unreachable" in rows[0].last_error
+    with desk.database.transaction() as session:
+        identity = session.exec(select(ChatIdentity).where(
+            ChatIdentity.platform_user_id == str(USER))).one()
+    assert identity.unreachable_since is not None
+    await desk.outbox.drain_once()
+    await said(fake, group, "【傳送失敗】王小明（telegram）：對方已封鎖或無法聯繫")
+
+
+async def test_failed_reply_after_commit_is_kept_in_the_outbox(fake, desk, telegram):
+    await onboard(fake, desk)
+    fake.fail_next("sendMessage", kind="500", times=1)
+    fake.user_text(USER, "說明")
+    await eventually(lambda: any(r.status == "pending" for r in desk.outbox_rows()),
+                     message="reply queued after a 500")
+    await desk.outbox.drain_once()
+    await said(fake, USER, "使用說明")
+
+
+# --- webhook ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def webhook(fake, desk):
+    channel = TelegramChannel.from_dispatcher(
+        desk.dispatcher, token=TOKEN, max_evidence_bytes=1024, api_base_url=fake.base_url,
+        webhook_url="https://bot.example.gov.tw/telegram/webhook", commands_retry_delay=0.05)
+    app = create_app(database=desk.database, telegram=channel, on_startup=channel.start,
+                     on_shutdown=channel.stop)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=transport, base_url="http://sqbot") as client:
+        yield channel, client
+
+
+def update_json(update_id: int, user: int, text: str) -> dict:
+    return {"update_id": update_id,
+            "message": {"message_id": update_id, "date": 1764205200,
+                        "chat": {"id": user, "type": "private", "first_name": "測試"},
+                        "from": {"id": user, "is_bot": False, "first_name": "測試"},
+                        "text": text}}
+
+
+async def test_webhook_is_set_with_a_derived_secret(fake, webhook):
+    channel, _ = webhook
+    assert fake.webhook_url == "https://bot.example.gov.tw/telegram/webhook"
+    assert fake.webhook_secret == webhook_secret_for(TOKEN) != TOKEN
+    assert channel.mode == "webhook"
+
+
+async def test_webhook_with_a_wrong_secret_is_refused_and_nothing_stored(desk, webhook):
+    _, client = webhook
+    for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+        response = await client.post("/telegram/webhook", json=update_json(1, USER, "hi"),
+                                     headers=headers)
+        assert response.status_code == 403
+    with desk.database.transaction() as session:
+        from storage.models import ProcessedEvent
+
+        assert session.exec(select(ProcessedEvent)).all() == []
+
+
+async def test_webhook_bad_bodies_get_4xx(webhook):
+    channel, client = webhook
+    secret = {"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret}
+    cases = [
+        (b"{not json", "application/json", 400),
+        (b"[]", "application/json", 400),
+        (b"x" * (1024 * 1024 + 1), "application/json", 413),
+        (b"update_id=1", "application/x-www-form-urlencoded", 415),
+    ]
+    for body, content_type, status in cases:
+        response = await client.post("/telegram/webhook", content=body,
+                                     headers={**secret, "content-type": content_type})
+        assert response.status_code == status
+
+
+async def test_webhook_same_update_twice_is_processed_once(fake, desk, webhook):
+    channel, client = webhook
+    secret = {"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret}
+    code = desk.invite(name="王小明")
+    first = await client.post("/telegram/webhook", json=update_json(10, USER, code),
+                              headers=secret)
+    again = await client.post("/telegram/webhook", json=update_json(10, USER, code),
+                              headers=secret)
+    assert first.status_code == again.status_code == 200
+    assert sum("綁定完成" in t for t in fake.sent_texts(USER)) == 1
+
+
+class Blocker:
+    """Another writer holding a lock on the events table, so no event can commit."""
+
+    def __init__(self, database) -> None:
+        url = database.engine.url
+        self.backend = database.backend
+        if database.backend == "sqlite":
+            import sqlite3
+
+            self.connection = sqlite3.connect(url.database, timeout=0.1, isolation_level=None)
+            self.connection.execute("BEGIN EXCLUSIVE")
+        else:
+            import psycopg
+
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.connection = psycopg.connect(dsn)
+            self.connection.execute("LOCK TABLE processed_events IN ACCESS EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        if self.backend == "sqlite":
+            self.connection.execute("ROLLBACK")
+        else:
+            self.connection.rollback()
+        self.connection.close()
+
+
+async def test_webhook_answers_500_until_committed_then_processes_once(fake, desk, webhook):
+    """A database that cannot commit (another writer holds the lock past the busy timeout)
+    gets a 500, so Telegram delivers again; the redelivery is processed, once."""
+    from storage.db import Database
+
+    channel, client = webhook
+    secret = {"X-Telegram-Bot-Api-Secret-Token": channel.webhook_secret}
+    code = desk.invite(name="王小明")
+    url = desk.database.engine.url.render_as_string(hide_password=False)
+    desk.dispatcher.database = Database.from_url(url, busy_timeout_s=0.2)
+    blocker = Blocker(desk.database)
+    try:
+        response = await client.post("/telegram/webhook", json=update_json(20, USER, code),
+                                     headers=secret)
+        assert response.status_code == 500
+    finally:
+        blocker.release()
+    assert not any("綁定完成" in t for t in fake.sent_texts(USER))
+    for _ in range(2):  # Telegram redelivers; a second redelivery is dropped
+        response = await client.post("/telegram/webhook", json=update_json(20, USER, code),
+                                     headers=secret)
+        assert response.status_code == 200
+    assert sum("綁定完成" in t for t in fake.sent_texts(USER)) == 1
+    desk.dispatcher.database.dispose()
+
+
+async def test_healthz(desk, webhook):
+    _, client = webhook
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "telegram": "webhook", "line": "off"}
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def test_keyboard_rows_respect_telegram_limits():
+    many = [Choice(f"{n}分", f"1:s:1:1.1:{n}") for n in range(120)]
+    markup = keyboard(many)
+    assert markup is not None
+    rows = markup.inline_keyboard
+    assert all(len(row) <= 8 for row in rows)
+    assert sum(len(row) for row in rows) == 100
+    long = keyboard([Choice("輸入網站資訊內容及連結抽測正確件數", "1:e:1:4.3"),
+                     Choice("暫停", "1:z")])
+    assert long is not None and [len(r) for r in long.inline_keyboard] == [1, 1]
+
+
+def test_outbox_row_payload_round_trip_keeps_choices():
+    from handlers.messages import Outgoing
+
+    message = Outgoing("hi", (Choice("填寫自評", "0:m:fill"),))
+    assert Outgoing.from_payload(message.to_payload()) == message
+    assert OutboxMessage  # the table the payload lives in
