@@ -64,14 +64,17 @@ class Running:
 
     def __init__(self, env, cwd) -> None:
         self.port = free_port()
+        # Output goes to a file: an unread pipe fills up and blocks the server's logging.
+        self.log = Path(cwd) / "sqbot-run.log"
+        self._log_file = self.log.open("w")
         self.proc = subprocess.Popen([SQBOT, "run", "--port", str(self.port)], env=env, cwd=cwd,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self._log_file, stderr=subprocess.STDOUT, text=True)
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(self._healthy, what="sqbot run to answer /healthz")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"sqbot run exited: {self.proc.stdout.read()}")
+            raise AssertionError(f"sqbot run exited: {self.log.read_text()}")
         try:
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -79,8 +82,9 @@ class Running:
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=30)
-        return out
+        self.proc.wait(timeout=30)
+        self._log_file.close()
+        return self.log.read_text()
 
 
 def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
@@ -120,3 +124,35 @@ def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
             output = running.stop()
         assert running.proc.returncode == 0, output
         assert fake.access_token not in output and LINE_SECRET not in output
+
+
+def test_run_serves_telegram_by_polling_from_start_to_submission(environment, tmp_path):
+    from tests.fakes.telegram_api import FakeTelegram
+
+    token = "987654:" + "B" * 35
+    with FakeTelegram(token) as fake:
+        env = {**environment, "TELEGRAM_BOT_TOKEN": token,
+               "TELEGRAM_API_BASE_URL": fake.base_url, "LOG_LEVEL": "DEBUG"}
+        code = invite(env, tmp_path, section="工務課", role="staff", name="趙工程師")
+        running = Running(env, tmp_path)
+        user = 8080
+        try:
+            assert httpx.get(f"{running.url}/healthz").json()["telegram"] == "polling"
+            fake.user_text(user, f"/start {code.replace('-', '')}")
+            wait_until(lambda: any("綁定完成" in t for t in fake.sent_texts(user)),
+                       what="binding")
+            fake.user_text(user, "填寫自評")
+            for question in RUBRIC.questions:
+                fake.user_text(user, str(question.max))
+                fake.user_text(user, "略過")
+            fake.user_text(user, "送出")
+            fake.user_text(user, "確認")
+            receipt = wait_until(lambda: next((t for t in fake.sent_texts(user)
+                                               if t.startswith("收件確認")), None),
+                                 timeout=60, what="the receipt")
+            assert "總分：1000 分" in receipt and "等第：優" in receipt
+            assert fake.calls_to("setMyCommands")
+        finally:
+            output = running.stop()
+        assert running.proc.returncode == 0, output
+        assert token not in output  # not even at DEBUG, where httpx would log request URLs
