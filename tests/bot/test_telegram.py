@@ -85,6 +85,8 @@ async def test_failed_set_my_commands_is_retried_and_never_fatal(fake, desk):
                                               commands_retry_delay=0.05)
     await channel.start()
     await eventually(lambda: fake.calls_to("setMyCommands"), message="retried setMyCommands")
+    attempts = [c for c in fake.calls if c.method.lower() == "setmycommands"]
+    assert [c.status for c in attempts] == [500, 500, 200]
     await channel.stop()
 
 
@@ -169,23 +171,17 @@ async def test_evidence_photo_and_document_are_downloaded_and_kept(fake, desk, t
     assert (desk.evidence_root / files[0].stored_path).read_bytes() == photo
 
 
-async def test_long_text_is_split_at_line_boundaries_never_cut(fake, desk, telegram):
-    await onboard(fake, desk)
-    fake.user_text(USER, "填寫自評")
-    await said(fake, USER, "第 1/25 題")
-    for code in [q.code for q in RUBRIC.questions]:
-        fake.user_text(USER, f"跳到 {code}")
-        await said(fake, USER, f"{code} ")
-        fake.user_text(USER, "1")
-        await said(fake, USER, f"已記錄 {code}")
-        evidence = "\n".join(f"第{i}行佐證說明：" + "服務" * 40 for i in range(60))
-        fake.user_text(USER, evidence[:4000])
-        await said(fake, USER, f"已收到 {code} 的文字佐證")
-        break
-    fake.user_text(USER, "檢視")
-    await said(fake, USER, "未作答 24 題")
-    for call in fake.calls_to("sendMessage"):
-        assert len(call.params["text"]) <= 4096 + 1000  # escaped; the fake checks the real limit
+async def test_text_over_4096_is_split_at_lines_and_keeps_every_character(fake, telegram):
+    from handlers.messages import Outgoing
+
+    lines = [f"{n:03d} " + "服務品質" * 30 + " <&>" for n in range(60)]  # about 7,500 characters
+    text = "\n".join(lines)
+    await telegram.send("9001", Outgoing(text, (Choice("選單", "0:m:menu"),)), key="")
+    parts = fake.sent_texts(9001)
+    assert len(parts) == 2 and all(len(part) <= 4096 for part in parts)
+    assert "\n".join(parts) == text
+    sent = [c for c in fake.calls_to("sendMessage") if str(c.params["chat_id"]) == "9001"]
+    assert "reply_markup" not in sent[0].params and sent[1].params["reply_markup"]
 
 
 async def test_unhandled_update_types_are_ignored(fake, desk, telegram):
@@ -277,6 +273,30 @@ async def test_failed_reply_after_commit_is_kept_in_the_outbox(fake, desk, teleg
                      message="reply queued after a 500")
     await desk.outbox.drain_once()
     await said(fake, USER, "使用說明")
+
+
+async def test_polling_refetches_an_update_that_was_not_committed(fake, desk, telegram):
+    """While the database cannot commit, the offset is not confirmed: the same update comes
+    back from getUpdates and is processed once the database is free."""
+    from storage.db import Database
+
+    code = desk.invite(name="王小明")
+    url = desk.database.engine.url.render_as_string(hide_password=False)
+    desk.dispatcher.database = Database.from_url(url, busy_timeout_s=0.1)
+    blocker = Blocker(desk.database)
+    try:
+        update_id = fake.user_text(USER, code)
+        await eventually(lambda: sum(1 for c in fake.calls_to("getUpdates")
+                                     if c.params.get("offset") in (None, update_id)) >= 2,
+                         message="the update fetched again")
+        assert not any("綁定完成" in t for t in fake.sent_texts(USER))
+    finally:
+        blocker.release()
+    await said(fake, USER, "綁定完成")
+    await eventually(lambda: any(c.params.get("offset") == update_id + 1
+                                 for c in fake.calls_to("getUpdates")), message="confirmed")
+    assert sum("綁定完成" in t for t in fake.sent_texts(USER)) == 1
+    desk.dispatcher.database.dispose()
 
 
 # --- webhook ---------------------------------------------------------------------------------
