@@ -43,6 +43,9 @@ invite_app = typer.Typer(help="邀請碼：讓同仁或秘書室群組綁定帳�
 app.add_typer(db_app, name="db")
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(invite_app, name="invite")
+schedule_app = typer.Typer(help="提醒排程：查看一年的自評開始、截止提醒與年度報告倒數。",
+                           no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
 
 ROLE_WORDS: dict[str, Role] = {
     "staff": Role.STAFF, "承辦人": Role.STAFF, "同仁": Role.STAFF,
@@ -347,6 +350,43 @@ def chat(
             typer.echo(f"> {line.rstrip()}")
         typer.echo(console.send(line))
         typer.echo("")
+
+
+@schedule_app.command("show")
+def schedule_show(
+    year: Annotated[int | None, typer.Option(help="民國年度，例如 115；預設為今年")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 輸出")] = False,
+) -> None:
+    """列出一年的每一則提醒：日期、時間、對象與內容，供秘書室事先確認。"""
+    from bot.app import schedule_config
+    from handlers.reminders import describe
+    from rubric.calendar import WorkCalendar, plan_year
+    from rubric.periods import TAIPEI, format_roc_date, to_roc_year
+
+    settings = _settings()
+    config = schedule_config(settings)
+    calendar = WorkCalendar.for_config(config)
+    roc_year = year if year is not None else to_roc_year(_now().astimezone(TAIPEI).year)
+    if roc_year < 1:
+        _fail("年度需為民國年，例如 115。")
+    rows = []
+    for reminder in plan_year(roc_year, config, calendar):
+        label, audience, text = describe(reminder)
+        moved = ""
+        if reminder.moved_from is not None:
+            why = calendar.closed_because(reminder.moved_from) or "非上班日"
+            moved = f"（原訂{format_roc_date(reminder.moved_from)}，{why}）"
+        rows.append({"date": reminder.day.isoformat(), "roc_date": format_roc_date(reminder.day),
+                     "time": reminder.fire_time.strftime("%H:%M"), "kind": label,
+                     "audience": audience, "text": text, "moved": moved})
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{roc_year}年度提醒排程（{settings.timezone}）")
+    for row in rows:
+        typer.echo(f"{row['roc_date']} {row['time']}　{row['kind']}{row['moved']}")
+        typer.echo(f"　對象：{row['audience']}")
+        typer.echo(f"　內容：{row['text']}")
 
 
 @app.command()

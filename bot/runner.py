@@ -1,4 +1,5 @@
-"""``sqbot run``: the webhook server, Telegram polling and the outbox sender in one loop."""
+"""``sqbot run``: the webhook server, Telegram polling, the outbox sender and the reminder
+scheduler in one event loop."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from bot.app import build_dispatcher
+from bot.app import build_dispatcher, schedule_config
 from bot.delivery import ChannelSender
 from bot.line import LineChannel
 from bot.outbox import OutboxSender, fallback_to_outbox
+from bot.scheduler import ReminderScheduler, leader_for
 from bot.server import create_app
 from bot.settings import Settings
 from bot.telegram import TelegramChannel
 from handlers.dispatch import Clock, system_clock
+from handlers.reminders import Reminders
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ class Service:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     telegram: TelegramChannel | None = None
     line: LineChannel | None = None
+    scheduler: ReminderScheduler | None = None
     outbox: OutboxSender | None = None
 
     def build(self) -> uvicorn.Server:
@@ -58,6 +62,9 @@ class Service:
                 api_base_url=self.settings.line_api_base_url, fallback=fallback)
             senders[self.line.channel] = self.line
         self.outbox.senders = senders
+        reminders = Reminders(self.database, schedule_config(self.settings))
+        self.scheduler = ReminderScheduler(reminders, leader_for(self.database), self.clock,
+                                           on_queued=self.outbox.wake)
         app = create_app(database=self.database, telegram=self.telegram, line=self.line,
                          on_startup=self._start_channels, on_shutdown=self._stop_channels)
         config = uvicorn.Config(app, host=self.settings.host, port=self.settings.port,
@@ -65,12 +72,16 @@ class Service:
         return uvicorn.Server(config)
 
     async def _start_channels(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
         if self.telegram is not None:
             await self.telegram.start()
             logger.info("Telegram channel started (%s)", self.telegram.mode)
 
     async def _stop_channels(self) -> None:
         self.stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         if self.telegram is not None:
             await self.telegram.stop()
         if self.line is not None:

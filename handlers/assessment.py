@@ -26,6 +26,7 @@ from rubric import (
     score_card,
     to_halfwidth,
 )
+from rubric.calendar import open_window
 from rubric.periods import TAIPEI, format_roc_date_short
 from storage.assessments import (
     EDITABLE,
@@ -106,20 +107,20 @@ class Sheet:
 def open_period(turn: Turn, section: Section) -> Period:
     """The quarter a section should be filling in now.
 
-    A quarter is assessed right after it ends (Q1–Q3: in the first weeks of the next
-    quarter); Q4 is assessed in December so the annual report can make 12/31. So in the
-    first ``assessment_window_days`` (+7 for weekends and holidays) of Q2–Q4, the previous
-    quarter is open while it is not yet submitted; otherwise the current quarter is.
+    A quarter is assessed in its window (Q1–Q3 right after the quarter ends, Q4 in
+    December; see ``rubric.calendar``). While the previous quarter's window is open (or in
+    its grace days) and that quarter is not submitted, it is the one shown; otherwise the
+    current quarter is, so a section can also prepare early.
     """
-    current = Period.of(turn.now)
-    previous = current.previous()
-    if previous.quarter != 4 and section.id is not None:
-        days_in = (turn.now.astimezone(TAIPEI).date() - current.first_day).days
-        if days_in < turn.config.assessment_window_days + 7:
-            earlier = find_assessment(session=turn.session, section_id=section.id,
-                                      roc_year=previous.roc_year, quarter=previous.quarter)
-            if earlier is None or earlier.status in EDITABLE:
-                return previous
+    today = turn.now.astimezone(TAIPEI).date()
+    current = Period.of(today)
+    window = open_window(today, turn.config.schedule, turn.config.calendar)
+    if window is not None and window.period != current and section.id is not None:
+        earlier = find_assessment(session=turn.session, section_id=section.id,
+                                  roc_year=window.period.roc_year,
+                                  quarter=window.period.quarter)
+        if earlier is None or earlier.status in EDITABLE:
+            return window.period
     return current
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from handlers.messages import Card, Choice, Incoming, Outgoing
 from handlers.state import State
 from handlers.tokens import Token
+from rubric.calendar import ScheduleConfig, WorkCalendar
 from storage.evidence import EvidenceStore
 from storage.models import Member, Role
 from storage.outbox import Destination, enqueue
@@ -22,7 +23,8 @@ class FlowConfig:
 
     evidence: EvidenceStore
     max_evidence_bytes: int = 20 * 1024 * 1024
-    assessment_window_days: int = 14
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
 
 @dataclass

@@ -123,3 +123,26 @@ def test_installed_console_script(tmp_path):
                             text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "sqbot.db").exists()
+
+
+def test_schedule_show_lists_the_year(run):
+    result = run("schedule", "show", "--year", "115")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("115年度提醒排程（Asia/Taipei）")
+    assert "115年12月1日 09:00　自評開始" in out
+    assert "115年12月18日 09:00　截止提醒（截止日）" in out
+    assert "截止日為115年12月18日（今天截止）" in out
+    assert "115年4月7日 09:00　每週進度（原訂115年4月6日，民族掃墓節（補假））" in out
+    assert "【年度報告倒數】115年度提升服務品質績效總報告須於115年12月31日前陳報水利署" in out
+    assert "對象：尚未送出課室的同仁與課室主管；秘書室另收未完成名單" in out
+
+
+def test_schedule_show_follows_the_settings(run, monkeypatch):
+    monkeypatch.setenv("EXTRA_CLOSED_DAYS", "2026-12-01")
+    monkeypatch.setenv("REMINDER_TIME", "08:30")
+    result = run("schedule", "show", "--year", "115", "--json")
+    rows = json.loads(result.output)
+    opening = next(r for r in rows if r["kind"] == "自評開始" and r["date"].startswith("2026-12"))
+    assert (opening["date"], opening["time"]) == ("2026-12-02", "08:30")
+    assert "機關休息日" in opening["moved"]
