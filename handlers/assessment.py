@@ -91,6 +91,19 @@ class Sheet:
         """Self scores of the answered questions."""
         return {c: a.self_score for c, a in self.answers.items() if a.self_score is not None}
 
+    def returned_codes(self) -> list[str]:
+        """Questions the secretariat returned for editing (empty: the whole assessment)."""
+        if self.assessment.status != AssessmentStatus.RETURNED:
+            return []
+        return [q.code for q in self.rubric.questions
+                if self.answers.get(q.code) is not None and self.answers[q.code].returned]
+
+    def check_may_edit(self, code: str) -> None:
+        """Refused unless ``code`` may be changed now (a partial return limits the edits)."""
+        returned = self.returned_codes()
+        if returned and code not in returned:
+            raise Refused(f"秘書室這次退回的題目是：{'、'.join(returned)}；其他題目請維持原答案。")
+
     def unanswered(self) -> list[str]:
         """Codes of questions without a score, in form order."""
         scores = self.scores()
@@ -381,6 +394,7 @@ def _quote(text: str) -> str:
 def apply_score(turn: Turn, sheet: Sheet, question: Question, score: int,
                 measure: float | None = None) -> None:
     """Record a score, tell an earlier answerer it was changed, then ask for evidence."""
+    sheet.check_may_edit(question.code)
     member = _member(turn)
     change = record_score(session=turn.session, assessment=sheet.assessment,
                           question_code=question.code, score=score, member=member,
@@ -491,6 +505,7 @@ def _measure_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> No
 
 def _evidence_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
     cleaned = text.strip()
+    sheet.check_may_edit(question.code)
     if not cleaned:
         raise Refused("請傳送文字說明、照片或檔案作為佐證，或按「略過」。")
     add_evidence_text(session=turn.session, assessment=sheet.assessment,
@@ -517,6 +532,7 @@ def handle_attachment(turn: Turn) -> None:
         show_locked(turn, sheet)
         return
     question = sheet.rubric.question(code)
+    sheet.check_may_edit(code)
     limit = turn.config.max_evidence_bytes
     if attachment.size > limit:
         ask_evidence(turn, sheet, question,
@@ -564,6 +580,12 @@ def resume(turn: Turn) -> None:
     sheet = current_sheet(turn)
     if not sheet.editable:
         show_locked(turn, sheet)
+        return
+    returned = sheet.returned_codes()
+    if returned:
+        ask_question(turn, sheet, returned[0],
+                     prefix=f"{sheet.heading()}\n秘書室退回，請修改：{'、'.join(returned)}，"
+                            f"改好後按「{texts.SUBMIT}」重新送出。")
         return
     code = resume_target(turn, sheet)
     unanswered = sheet.unanswered()
@@ -805,6 +827,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         f"【自評送出】{sheet.section.name} {sheet.period.label}\n"
         f"總分 {card.total} 分，等第「{card.grade}」\n"
         f"送出人：{member.name}（{when}）\n收件編號：{reference}",
+        choices=(Choice("開始審定", Token(0, "vo", (str(sheet.assessment.id),)).encode()),),
         meta={"kind": "submission", "assessment_id": sheet.assessment.id},
     )
     turn.notify(secretariat_destinations(session=turn.session,

@@ -54,6 +54,15 @@ def parse_command(text: str) -> Command | None:
     match = _GOTO.match(cleaned) or _NTH.match(cleaned)
     if match:
         return Command("goto", match.group(1))
+    for prefixes, name in ((("審定", "/verify"), "verify"), (("總表", "/table"), "table"),
+                           (("年度", "/annual"), "annual")):
+        for prefix in prefixes:
+            if cleaned.lower() == prefix or cleaned.lower().startswith(prefix + " ") \
+                    or (not prefix.startswith("/") and cleaned.startswith(prefix)
+                        and name == "verify"):
+                return Command(name, cleaned[len(prefix):].strip())
+    if cleaned.startswith(("電話測試", "/phonetest")):
+        return Command("phonetest", cleaned)
     if cleaned.lower().startswith(("/bind", "綁定")):
         return Command("bind", cleaned.split(maxsplit=1)[1] if " " in cleaned else
                        cleaned.removeprefix("綁定").removeprefix("/bind").strip())

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
 
-from handlers import assessment, texts
+from handlers import assessment, secretariat, texts
 from handlers.assessment import Refused
 from handlers.commands import parse_command
 from handlers.messages import ChatKind, Incoming, Outgoing
@@ -23,7 +23,7 @@ from handlers.tokens import Token, TokenError, parse_token
 from handlers.turn import FlowConfig, Turn
 from storage.conversations import lock_state, record_event
 from storage.db import Database
-from storage.org import member_for_identity
+from storage.org import binding_for_chat, member_for_identity
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,9 @@ class Dispatcher:
                 logger.info("dropped redelivered %s event %s", incoming.channel,
                             incoming.event_id)
                 return []
+            # In a group each person has a conversation of their own.
             key_user = incoming.user_id if incoming.chat_kind == ChatKind.PRIVATE \
-                else f"group:{incoming.chat_id}"
+                else f"group:{incoming.chat_id}:{incoming.user_id}"
             row = lock_state(session=session, channel=incoming.channel, user_id=key_user,
                              now=now)
             state = State.from_json(row.state)
@@ -103,7 +104,7 @@ def route(turn: Turn) -> None:
     if turn.incoming.lifecycle is not None:
         handle_lifecycle(turn)
         return
-    if turn.incoming.chat_kind == ChatKind.GROUP:
+    if turn.incoming.chat_kind == ChatKind.GROUP and not _secretariat_in_bound_group(turn):
         handle_group(turn)
         return
     if turn.member is None:
@@ -120,9 +121,28 @@ def route(turn: Turn) -> None:
         _refused(turn, refusal.message)
 
 
+def _secretariat_in_bound_group(turn: Turn) -> bool:
+    """A secretariat member speaking in the agency's bound group uses the desk there."""
+    if turn.member is None or not turn.is_secretariat:
+        return False
+    binding = binding_for_chat(session=turn.session, channel=turn.incoming.channel,
+                               chat_id=turn.incoming.chat_id)
+    if binding is None or binding.agency_id != turn.member.agency_id:
+        return False
+    command = parse_command(turn.incoming.text or "")
+    # Only the desk's words are taken in the group; other talk stays people's talk.
+    return (turn.incoming.action is not None
+            or (command is not None and (secretariat.is_desk_command(command.name)
+                                         or command.name in ("overview", "help")))
+            or turn.state.mode in secretariat.DESK_MODES)
+
+
 def _text(turn: Turn, text: str) -> None:
     command = parse_command(text)
     if command is None:
+        if turn.state.mode in secretariat.DESK_MODES \
+                and secretariat.handle_desk_text(turn, text):
+            return
         assessment.handle_text(turn, text)
         return
     _command(turn, command.name, command.arg)
@@ -130,6 +150,8 @@ def _text(turn: Turn, text: str) -> None:
 
 def _command(turn: Turn, name: str, arg: str = "") -> None:
     state = turn.state
+    if state.mode in secretariat.DESK_MODES and secretariat.navigate_verify(turn, name, arg):
+        return
     if name in ("menu", "start", "bind"):
         assessment.show_menu(turn)
     elif name == "fill":
@@ -157,6 +179,14 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
             assessment.confirm_submit(turn, assessment.current_sheet(turn, lock=True))
     elif name in ("back", "skip", "next", "rescore"):
         _navigate(turn, name)
+    elif name == "verify":
+        secretariat.start_verify(turn, arg)
+    elif name == "phonetest":
+        secretariat.record_phone(turn, arg)
+    elif name == "table":
+        secretariat.send_table(turn, arg)
+    elif name == "annual":
+        secretariat.send_annual(turn, arg)
     else:  # pragma: no cover - parse_command only yields the names above
         assessment.show_menu_hint(turn)
 
@@ -197,8 +227,14 @@ def _action(turn: Turn, action: str) -> None:
             return
         _command(turn, entry)
         return
+    if token.verb == "vo":  # a notice's 開始審定 button: opens a view, changes nothing
+        secretariat.open_from_notice(turn, token)
+        return
     if token.step != turn.previous_step:
         _refused(turn, texts.STALE_BUTTON)
+        return
+    if token.verb in secretariat.VERIFY_VERBS:
+        secretariat.handle_verify_action(turn, token)
         return
     handler = _VERBS.get(token.verb)
     if handler is None:

@@ -21,6 +21,9 @@ class Mode:
     MEASURE = "measure"  # the objective measure of ``question``
     EVIDENCE = "evidence"  # evidence text or files for ``question``
     CONFIRM_SUBMIT = "confirm_submit"  # 確認 or 取消
+    VERIFY = "verify"  # the secretariat's verified score for ``question``
+    VERIFY_NOTES = "verify_notes"  # 優點、建議改進事項 before the verification is locked
+    RETURN_REASON = "return_reason"  # why the assessment goes back to the section
 
 
 @dataclass

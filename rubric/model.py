@@ -40,6 +40,7 @@ class Measure(_Frozen):
     unit: str = ""
     min: float = 0
     max: float | None = None
+    kind: str | None = None  # "phone_courtesy_test": fed by the recorded phone tests
 
 
 class Question(_Frozen):
@@ -187,6 +188,10 @@ class Rubric(_Frozen):
     def has_question(self, code: str) -> bool:
         """Whether ``code`` names a question of this rubric."""
         return code in self._by_code
+
+    def question_measured_by(self, kind: str) -> Question | None:
+        """The question whose objective measure is of ``kind`` (e.g. phone_courtesy_test)."""
+        return next((q for q in self._questions if q.measure and q.measure.kind == kind), None)
 
     def placement(self, code: str) -> Placement:
         """Where the question ``code`` sits (1-based number, item, indicator, sub-indicator)."""

@@ -1,0 +1,191 @@
+"""Documents' contents from the database and the rubric (see reports.model for the shapes)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from reports.model import (
+    AnnualRow,
+    AnnualTable,
+    FormLine,
+    ItemColumn,
+    QuarterTable,
+    SectionForm,
+    TableRow,
+)
+from rubric import Period, Rubric, grade_for, latest_rubric_year, load_year, score_card
+from rubric.periods import TAIPEI, format_roc_date, format_roc_year_month
+from storage.assessments import answers_by_code, attachment_counts, find_assessment
+from storage.models import (
+    Agency,
+    Assessment,
+    AssessmentStatus,
+    Member,
+    Proposal,
+    ProposalStatus,
+    Section,
+)
+from storage.org import list_sections
+from storage.verification import phone_tests
+
+QUARTER_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
+STATUS = {AssessmentStatus.DRAFT: "未送出", AssessmentStatus.SUBMITTED: "自評已送出",
+          AssessmentStatus.RETURNED: "已退回", AssessmentStatus.VERIFIED: "已審定"}
+
+
+def grade_scale_text(rubric: Rubric) -> str:
+    """優=900分以上；甲=899-800分；… as the seed's table writes it."""
+    parts = []
+    steps = list(rubric.grades)
+    for index, step in enumerate(steps):
+        if index == 0:
+            parts.append(f"{step.grade}={step.min}分以上")
+        elif step.min == 0:
+            parts.append(f"{step.grade}={steps[index - 1].min - 1}分以下")
+        else:
+            parts.append(f"{step.grade}={steps[index - 1].min - 1}-{step.min}分")
+    return "；".join(parts)
+
+
+def _rubric_for(agency: Agency, roc_year: int) -> Rubric:
+    return load_year(agency.rubric_year or latest_rubric_year(roc_year))
+
+
+def section_scores(session: Session, assessment: Assessment,
+                   rubric: Rubric) -> tuple[dict[str, int], bool]:
+    """The scores that count for a submitted assessment: verified where the secretariat
+    verified it, else the section's own (and whether they are verified)."""
+    assert assessment.id is not None
+    answers = answers_by_code(session=session, assessment_id=assessment.id)
+    verified = assessment.status == AssessmentStatus.VERIFIED
+    scores: dict[str, int] = {}
+    for code, answer in answers.items():
+        if not rubric.has_question(code):
+            continue
+        value = answer.verified_score if verified and answer.verified_score is not None \
+            else answer.self_score
+        if value is not None:
+            scores[code] = value
+    return scores, verified
+
+
+def build_quarter_table(session: Session, agency: Agency, period: Period,
+                        *, follow_up: str = "") -> QuarterTable:
+    """第N季自行考核結果統計表 of ``agency``."""
+    rubric = _rubric_for(agency, period.roc_year)
+    items = tuple(ItemColumn(i.code, i.name, i.max) for i in rubric.items)
+    rows = []
+    number = 0
+    for section in list_sections(session=session, agency=agency):
+        if not section.assessed or section.id is None:
+            continue
+        number += 1
+        assessment = find_assessment(session=session, section_id=section.id,
+                                     roc_year=period.roc_year, quarter=period.quarter)
+        if assessment is None or assessment.status == AssessmentStatus.DRAFT:
+            rows.append(TableRow(number, section.name, (None,) * len(items), None, None, False,
+                                 "未送出", None))
+            continue
+        scores, verified = section_scores(session, assessment, load_year(assessment.rubric_year))
+        card = score_card(rubric, scores)
+        when = assessment.assessed_on if verified and assessment.assessed_on else (
+            assessment.submitted_at.astimezone(TAIPEI).date() if assessment.submitted_at
+            else None)
+        rows.append(TableRow(
+            number, section.name, tuple(card.item_scores[i.code] for i in rubric.items),
+            card.total, card.grade, verified,
+            STATUS.get(AssessmentStatus(assessment.status), assessment.status),
+            format_roc_year_month(when) if when else None))
+    return QuarterTable(
+        title=(f"{agency.name}{period.roc_year}年度第{QUARTER_NAMES[period.quarter]}季"
+               f"（{period.months_label}）提升服務品質自行考核結果統計表"),
+        agency=agency.name, period_label=period.label, items=items,
+        grade_scale=grade_scale_text(rubric),
+        grade_bands=tuple((g.grade, g.min) for g in rubric.grades), total_max=rubric.total,
+        rows=tuple(rows), follow_up=follow_up)
+
+
+def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
+                       method: str = "average") -> AnnualTable:
+    """Q1–Q4 per section, aggregated, ranked, with the seed's three commendations."""
+    if method not in ("average", "sum"):
+        raise ValueError(f"method must be average or sum, not {method!r}")
+    rubric = _rubric_for(agency, roc_year)
+    quarters = [build_quarter_table(session, agency, Period(roc_year, q)) for q in (1, 2, 3, 4)]
+    rows: list[AnnualRow] = []
+    for index, first in enumerate(quarters[0].rows):
+        totals = tuple(q.rows[index].total for q in quarters)
+        present = [t for t in totals if t is not None]
+        aggregate: float | None = None
+        grade = None
+        if present:
+            aggregate = sum(present) / len(present) if method == "average" else float(sum(present))
+            grade = grade_for(rubric, int(sum(present) / len(present)))
+        rows.append(AnnualRow(first.section, totals, aggregate, None, grade))  # type: ignore[arg-type]
+    ranked = sorted(rows, key=lambda r: (r.aggregate is None, -(r.aggregate or 0), r.section))
+    final: list[AnnualRow] = []
+    for position, entry in enumerate(ranked, start=1):
+        rank = None
+        if entry.aggregate is not None:  # ties share a rank (1, 1, 3)
+            same = [r for r in final if r.aggregate == entry.aggregate]
+            rank = same[0].rank if same else position
+        final.append(AnnualRow(entry.section, entry.quarter_totals, entry.aggregate, rank,
+                               entry.grade))
+    best = tuple(r.section for r in final if r.rank == 1)
+    year = Period(roc_year, 1)
+    tests = phone_tests(session=session, agency_id=agency.id or 0, first_day=year.first_day,
+                        last_day=Period(roc_year, 4).last_day)
+    sections = {s.id: s.name for s in list_sections(session=session, agency=agency)}
+    top = max((t.score for t in tests), default=None)
+    best_phone = tuple(dict.fromkeys(
+        (t.person_tested, sections.get(t.section_id, ""), float(t.score))
+        for t in tests if top is not None and t.score == top))
+    proposals = session.exec(select(Proposal).where(
+        Proposal.agency_id == agency.id, Proposal.roc_year == roc_year,
+        col(Proposal.status).in_([ProposalStatus.ADOPTED, ProposalStatus.IMPLEMENTED]))
+        .order_by(col(Proposal.id))).all()
+    adopted = []
+    for proposal in proposals:
+        proposer = session.get(Member, proposal.proposer_member_id) \
+            if proposal.proposer_member_id else None
+        adopted.append((proposal.title or "（未命名）", proposer.name if proposer else "",
+                        sections.get(proposal.section_id, "")))
+    return AnnualTable(
+        title=f"{agency.name}{roc_year}年度提升服務品質自行考核年度成績彙總表",
+        agency=agency.name, roc_year=roc_year, method=method, rows=tuple(final),
+        best_sections=best, best_phone=best_phone, adopted_proposals=tuple(adopted))
+
+
+def build_section_form(session: Session, assessment: Assessment) -> SectionForm:
+    """The filled-in 自行考核項目及評分表 of one section and quarter."""
+    assert assessment.id is not None
+    section = session.get(Section, assessment.section_id)
+    agency = session.get(Agency, assessment.agency_id)
+    assert section is not None and agency is not None
+    rubric = load_year(assessment.rubric_year)
+    period = Period(assessment.roc_year, assessment.quarter)
+    answers = answers_by_code(session=session, assessment_id=assessment.id)
+    files = attachment_counts(session=session, assessment_id=assessment.id)
+    lines = []
+    for question in rubric.questions:
+        answer = answers.get(question.code)
+        evidence = (answer.evidence_text or "") if answer else ""
+        if files.get(question.code):
+            evidence = f"{evidence}（檔案 {files[question.code]} 件）".strip()
+        lines.append(FormLine(
+            question.code, rubric.placement(question.code).breadcrumb, question.name,
+            question.max, answer.self_score if answer else None,
+            answer.verified_score if answer else None, evidence))
+    scores, _ = section_scores(session, assessment, rubric)
+    card = score_card(rubric, scores)
+    assessor = session.get(Member, assessment.assessor_member_id) \
+        if assessment.assessor_member_id else None
+    submitted = assessment.status != AssessmentStatus.DRAFT
+    return SectionForm(
+        title=f"{agency.name}{period.label}提升服務品質自行考核項目及評分表",
+        number=section.position, section=section.name, period_label=period.label,
+        assessed_on=format_roc_date(assessment.assessed_on) if assessment.assessed_on else None,
+        total=card.total if submitted else None, grade=card.grade if submitted else None,
+        assessor=assessor.name if assessor else None, lines=tuple(lines),
+        item_subtotals=tuple((i.name, card.item_scores[i.code], i.max) for i in rubric.items),
+        strengths_and_suggestions=assessment.strengths_and_suggestions or "")
