@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test system-deps lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "sqbot needs Python 3.11 or newer (python3.11+ not found on PATH)" >&2; exit 1; }
@@ -25,7 +25,11 @@ run: $(STAMP)
 	$(BIN)/sqbot chat --as 王小明
 
 ## Lint, type-check and run the whole suite (every database test on SQLite and PostgreSQL).
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) system-deps lint typecheck pytest
+
+## A CJK font and LibreOffice Writer from Debian's packages (installed when run as root).
+system-deps:
+	@bash .ci/system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

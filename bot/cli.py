@@ -43,6 +43,9 @@ invite_app = typer.Typer(help="邀請碼：讓同仁或秘書室群組綁定帳�
 app.add_typer(db_app, name="db")
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(invite_app, name="invite")
+report_app = typer.Typer(help="報表：季統計表、年度彙總表、各課室評分表（ODF 與 Office 格式）。",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
 schedule_app = typer.Typer(help="提醒排程：查看一年的自評開始、截止提醒與年度報告倒數。",
                            no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
@@ -309,6 +312,10 @@ def chat(
     identity: Annotated[str | None, typer.Option(
         help="以這個 console 帳號聊天（未綁定時需輸入邀請碼）")] = None,
     agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+    group: Annotated[str | None, typer.Option(
+        help="在這個 console 群組中說話（秘書室群組的模擬；以 /bind 邀請碼 綁定）")] = None,
+    save_files: Annotated[Path | None, typer.Option(
+        help="把小幫手傳來的檔案與圖片存到這個資料夾")] = None,
 ) -> None:
     """在終端機中與小幫手對話（與 LINE、Telegram 相同的流程與資料庫）。"""
     if (as_member is None) == (identity is None):
@@ -332,7 +339,8 @@ def chat(
                                   platform_user_id=user_id)
         except NotFound as exc:
             _fail(_not_found_message(exc))
-    console = ConsoleChat(build_dispatcher(settings, database), database, user_id)
+    console = ConsoleChat(build_dispatcher(settings, database), database, user_id,
+                          group=group, save_files=save_files)
     interactive = sys.stdin.isatty()
     if interactive:
         typer.echo("服務品質小幫手（終端機）。輸入「填寫自評」開始、「說明」查看指令；"
@@ -387,6 +395,133 @@ def schedule_show(
         typer.echo(f"{row['roc_date']} {row['time']}　{row['kind']}{row['moved']}")
         typer.echo(f"　對象：{row['audience']}")
         typer.echo(f"　內容：{row['text']}")
+
+
+QUARTER_FORMATS = ("ods", "xlsx", "csv", "json", "png")
+FORM_FORMATS = ("odt", "docx")
+
+
+def _write_report(content: bytes | str, out: Path) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        _fail(f"無法寫入 {out}：{exc.strerror}")
+    typer.echo(f"已產生 {out}（{len(data):,} 位元組）")
+
+
+def _table_bytes(kind: str, table: Any, fmt: str) -> bytes | str:
+    from reports import charts, tables
+
+    if fmt == "json":
+        return json.dumps(getattr(tables, f"{kind}_json")(table), ensure_ascii=False, indent=2)
+    if fmt == "png":
+        return charts.quarter_chart_png(table) if kind == "quarter" \
+            else charts.annual_trend_png(table)
+    return getattr(tables, f"{kind}_{fmt}")(table)  # type: ignore[no-any-return]
+
+
+@report_app.command("quarterly")
+def report_quarterly(
+    year: Annotated[int, typer.Option(help="民國年度，例如 115")],
+    quarter: Annotated[int, typer.Option(min=1, max=4, help="季別 1-4")],
+    fmt: Annotated[str, typer.Option("--format", help="ods／xlsx／csv／json／png")] = "ods",
+    out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """季自行考核結果統計表（審定分數優先，未審定者標示自評）。"""
+    from reports.build import build_quarter_table
+    from rubric import Period
+
+    if fmt not in QUARTER_FORMATS:
+        _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(QUARTER_FORMATS)}")
+    settings = _settings()
+    database = _open_or_fail(settings)
+    with typer.progressbar(length=2, label="產生季統計表") as progress:
+        try:
+            with database.transaction() as session:
+                table = build_quarter_table(session, _pick_agency(session, agency
+                                                                  or settings.agency),
+                                            Period(year, quarter))
+        except NotFound as exc:
+            _fail(_not_found_message(exc))
+        progress.update(1)
+        content = _table_bytes("quarter", table, fmt)
+        progress.update(1)
+    _write_report(content, out or Path(f"{year}Q{quarter}自行考核結果統計表.{fmt}"))
+
+
+@report_app.command("annual")
+def report_annual(
+    year: Annotated[int, typer.Option(help="民國年度，例如 115")],
+    fmt: Annotated[str, typer.Option("--format", help="ods／xlsx／csv／json／png")] = "ods",
+    method: Annotated[str, typer.Option(help="average（平均）或 sum（合計）")] = "average",
+    out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """年度成績彙總表：第1至4季彙總、名次與嘉獎（成績最優課室、電話禮貌最佳人員、創新方案）。"""
+    from reports.build import build_annual_table
+
+    if fmt not in QUARTER_FORMATS:
+        _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(QUARTER_FORMATS)}")
+    if method not in ("average", "sum"):
+        _fail("--method 應為 average 或 sum")
+    settings = _settings()
+    database = _open_or_fail(settings)
+    with typer.progressbar(length=2, label="產生年度彙總表") as progress:
+        try:
+            with database.transaction() as session:
+                table = build_annual_table(session, _pick_agency(session, agency
+                                                                 or settings.agency),
+                                           year, method=method)
+        except NotFound as exc:
+            _fail(_not_found_message(exc))
+        progress.update(1)
+        content = _table_bytes("annual", table, fmt)
+        progress.update(1)
+    _write_report(content, out or Path(f"{year}年度自行考核成績彙總表.{fmt}"))
+
+
+@report_app.command("form")
+def report_form(
+    section: Annotated[str, typer.Option(help="課室名稱，例如 規劃課")],
+    year: Annotated[int, typer.Option(help="民國年度，例如 115")],
+    quarter: Annotated[int, typer.Option(min=1, max=4, help="季別 1-4")],
+    fmt: Annotated[str, typer.Option("--format", help="odt／docx")] = "odt",
+    out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """某課室某季的自行考核項目及評分表（自評與審定分數、佐證摘要、優點與建議）。"""
+    from reports import forms
+    from reports.build import build_section_form
+    from storage.assessments import find_assessment
+
+    if fmt not in FORM_FORMATS:
+        _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(FORM_FORMATS)}")
+    settings = _settings()
+    database = _open_or_fail(settings)
+    try:
+        with database.transaction() as session:
+            the_agency = _pick_agency(session, agency or settings.agency)
+            the_section = get_section(session=session, agency=the_agency, name=section)
+            assert the_section.id is not None
+            assessment = find_assessment(session=session, section_id=the_section.id,
+                                         roc_year=year, quarter=quarter)
+            if assessment is None:
+                _fail(f"{section} {year}年第{quarter}季尚未開始自評，沒有評分表可產生。")
+            form = build_section_form(session, assessment)
+    except NotFound as exc:
+        _fail(_not_found_message(exc))
+    content = forms.form_odt(form) if fmt == "odt" else forms.form_docx(form)
+    _write_report(content, out or Path(f"{year}Q{quarter}{section}評分表.{fmt}"))
+
+
+def _open_or_fail(settings: Settings) -> Any:
+    try:
+        return open_database(settings)
+    except (NotMigrated, StorageError) as exc:
+        _fail(str(exc))
 
 
 @app.command()

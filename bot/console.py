@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from handlers.dispatch import Dispatcher
-from handlers.messages import Attachment, Choice, Incoming, Outgoing
+from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus
 
@@ -36,6 +36,7 @@ def render(replies: Iterable[Outgoing]) -> tuple[str, list[Choice]]:
             lines.append(f"  （附件：{reply.document.filename}）")
         if reply.picture is not None:
             lines.append(f"  （圖片：{reply.picture.filename}）")
+
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks), choices
 
@@ -44,10 +45,13 @@ class ConsoleChat:
     """One person chatting from the terminal as a console chat identity."""
 
     def __init__(self, dispatcher: Dispatcher, database: Database, user_id: str, *,
-                 new_event_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 new_event_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 group: str | None = None, save_files: Path | None = None) -> None:
         self.dispatcher = dispatcher
         self.database = database
         self.user_id = user_id
+        self.group = group  # speak in this group chat (a console stand-in for the real one)
+        self.save_files = save_files
         self.choices: list[Choice] = []
         self._new_event_id = new_event_id
 
@@ -72,22 +76,43 @@ class ConsoleChat:
             incoming = self._incoming(attachment=Attachment(kind, content, mime, path.name))
         else:
             incoming = self._incoming(text=line.rstrip("\n"))
-        text, choices = render(self.dispatcher.dispatch(incoming))
+        replies = self.dispatcher.dispatch(incoming)
+        text, choices = render(replies)
+        saved = self._save(replies)
+        if saved:
+            text = f"{text}\n" + "\n".join(f"  （已存檔：{path}）" for path in saved)
         if choices:
             self.choices = choices
         notices = self._deliver_own_outbox()
         return "\n\n".join(part for part in (text, notices) if part)
 
+    def _save(self, replies: list[Outgoing]) -> list[Path]:
+        """Files the bot sent, written under ``save_files`` (the console cannot show them)."""
+        if self.save_files is None:
+            return []
+        saved = []
+        for reply in replies:
+            for doc in (reply.document, reply.picture):
+                if doc is not None:
+                    self.save_files.mkdir(parents=True, exist_ok=True)
+                    path = self.save_files / Path(doc.filename).name
+                    path.write_bytes(doc.content)
+                    saved.append(path)
+        return saved
+
     def _incoming(self, **content: object) -> Incoming:
-        return Incoming(channel=CHANNEL, user_id=self.user_id, chat_id=self.user_id,
-                        event_id=self._new_event_id(), **content)  # type: ignore[arg-type]
+        kind = ChatKind.GROUP if self.group else ChatKind.PRIVATE
+        return Incoming(channel=CHANNEL, user_id=self.user_id, chat_id=self.group or self.user_id,
+                        chat_kind=kind, event_id=self._new_event_id(),
+                        **content)  # type: ignore[arg-type]
 
     def _deliver_own_outbox(self) -> str:
         """Notices queued for this console identity are shown here and marked sent."""
         with self.database.transaction() as session:
             rows = session.exec(
                 select(OutboxMessage).where(OutboxMessage.channel == CHANNEL,
-                                            OutboxMessage.destination == self.user_id,
+                                            col(OutboxMessage.destination).in_(
+                                                [self.user_id, self.group or self.user_id]),
                                             OutboxMessage.status == OutboxStatus.PENDING)
                 .order_by(col(OutboxMessage.id)).with_for_update()
             ).all()

@@ -139,6 +139,11 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
 
 def _text(turn: Turn, text: str) -> None:
     command = parse_command(text)
+    awaiting_words = turn.state.mode in (Mode.VERIFY_NOTES, Mode.RETURN_REASON) and (
+        command is None or command.name not in ("cancel", "menu"))
+    # Free text is awaited there (略過 included), not a command.
+    if awaiting_words and secretariat.handle_desk_text(turn, text):
+        return
     if command is None:
         if turn.state.mode in secretariat.DESK_MODES \
                 and secretariat.handle_desk_text(turn, text):

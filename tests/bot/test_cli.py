@@ -146,3 +146,23 @@ def test_schedule_show_follows_the_settings(run, monkeypatch):
     opening = next(r for r in rows if r["kind"] == "自評開始" and r["date"].startswith("2026-12"))
     assert (opening["date"], opening["time"]) == ("2026-12-02", "08:30")
     assert "機關休息日" in opening["moved"]
+
+
+def test_report_quarterly_json_and_errors(run, database_url, tmp_path):
+    assert run("init", "--demo", database_url=database_url).exit_code == 0
+    out = tmp_path / "q.json"
+    result = run("report", "quarterly", "--year", "115", "--quarter", "4", "--format", "json",
+                 "--out", str(out), database_url=database_url)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["title"].startswith("經濟部水利署第十河川局115年度第四季（10-12月）")
+    assert {row["status"] for row in data["rows"]} == {"未送出"}
+    result = run("report", "quarterly", "--year", "115", "--quarter", "4", "--format", "pdf",
+                 database_url=database_url)
+    assert result.exit_code == 1 and "不支援的格式 'pdf'" in result.output
+    result = run("report", "form", "--section", "規劃課", "--year", "115", "--quarter", "4",
+                 database_url=database_url)
+    assert result.exit_code == 1 and "尚未開始自評" in result.output
+    result = run("report", "form", "--section", "不存在課", "--year", "115", "--quarter", "4",
+                 database_url=database_url)
+    assert result.exit_code == 1 and "找不到課室「不存在課」" in result.output
