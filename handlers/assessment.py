@@ -924,7 +924,7 @@ def show_progress(turn: Turn) -> None:
 def show_overview(turn: Turn) -> None:
     """各課室進度 (secretariat): every section's answered count and status this quarter."""
     if not turn.is_secretariat:
-        show_menu_hint(turn, prefix=texts.NOT_ALLOWED)
+        show_progress(turn)  # 進度 from anyone else: their own section's
         return
     member = _member(turn)
     agency = turn.session.get(Agency, member.agency_id)

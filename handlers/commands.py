@@ -20,8 +20,10 @@ class Command:
 _WORDS: dict[str, str] = {
     texts.FILL: "fill", "自評": "fill", "/fill": "fill", "開始": "fill",
     texts.CONTINUE: "fill",
-    texts.MY_PROGRESS: "progress", "進度": "progress", "/progress": "progress",
-    texts.OVERVIEW: "overview", "/overview": "overview",
+    texts.MY_PROGRESS: "progress", "/mine": "progress",
+    # 進度 is the secretariat's 各課室進度; for anyone else it is their own progress.
+    texts.OVERVIEW: "overview", "/overview": "overview", "進度": "overview",
+    "/progress": "overview",
     texts.HELP: "help", "幫助": "help", "/help": "help", "?": "help",
     texts.MENU: "menu", "主選單": "menu", "/menu": "menu", "/start": "menu",
     texts.BACK: "back", "/back": "back", "返回": "back",

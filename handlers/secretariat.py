@@ -29,9 +29,9 @@ from rubric import (
 )
 from rubric.calendar import open_window
 from rubric.periods import TAIPEI, format_roc_date, parse_period
-from storage.assessments import lock_assessment
+from storage.assessments import attachment_counts, lock_assessment
 from storage.errors import NotFound
-from storage.models import Agency, Assessment, AssessmentStatus, Member
+from storage.models import Agency, Assessment, AssessmentStatus, Attachment, Member
 from storage.org import get_section, list_sections
 from storage.outbox import member_destinations
 from storage.verification import (
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 PHONE_TEST_MEASURE = "phone_courtesy_test"
 VERIFY, VERIFY_NOTES, RETURN_REASON = Mode.VERIFY, Mode.VERIFY_NOTES, Mode.RETURN_REASON
 DESK_MODES = (VERIFY, VERIFY_NOTES, RETURN_REASON)
-VERIFY_VERBS = ("vc", "vm", "vp", "vn", "vf", "vr", "vs")
+VERIFY_VERBS = ("vc", "vm", "vp", "vn", "vf", "vr", "vs", "va")
 _PHONE = re.compile(r"^(?:電話測試|/phonetest)\s+(\S+)\s+(\S+)\s+(\d{1,3})(?:\s+(.+))?$")
 ODS = "application/vnd.oasis.opendocument.spreadsheet"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,6 +68,9 @@ def _agency(turn: Turn) -> Agency:
 
 def _require_desk(turn: Turn) -> None:
     if not turn.is_secretariat:
+        logger.warning("refused a secretariat action from member %s (role %s)",
+                       turn.member.id if turn.member else None,
+                       turn.member.role if turn.member else None)
         raise Refused(texts.NOT_ALLOWED)
 
 
@@ -144,6 +147,10 @@ def _show_verify(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = No
     choices = []
     if self_score is not None:
         choices.append(turn.choice(f"確認 {self_score} 分", "vc", aid, code))
+    files = attachment_counts(session=turn.session, assessment_id=aid).get(code, 0)
+    if files:
+        lines.insert(3, f"佐證檔案：{files} 件")
+        choices.append(turn.choice(f"看附件（{files}）", "va", aid, code))
     marked = answer is not None and answer.returned
     choices += [turn.choice("取消退回標記" if marked else "標記退回", "vm", aid, code),
                 turn.choice(texts.BACK, "vp", aid, code), turn.choice(texts.NEXT, "vn", aid, code),
@@ -216,6 +223,8 @@ def handle_verify_action(turn: Turn, token: Token) -> None:
                                                               else "已取消退回標記。"))
     elif token.verb == "vp":
         _show_verify(turn, sheet, codes[max(position - 1, 0)])
+    elif token.verb == "va":
+        _send_attachments(turn, sheet, code)
     elif token.verb == "vn":
         _after_score(turn, sheet, position, None)
 
@@ -247,6 +256,30 @@ def navigate_verify(turn: Turn, name: str, arg: str = "") -> bool:
     else:
         return False
     return True
+
+
+def _send_attachments(turn: Turn, sheet: Sheet, code: str) -> None:
+    """The evidence files of a question, sent again for the reviewer."""
+    answer = sheet.answers.get(code)
+    files = [] if answer is None else turn.session.exec(
+        select(Attachment).where(Attachment.answer_id == answer.id)
+        .order_by(col(Attachment.id))).all()
+    for index, attachment in enumerate(files, start=1):
+        if attachment.stored_path is None:
+            turn.replies.append(Outgoing(f"附件 {index}：檔案未能保存（{attachment.filename}）"))
+            continue
+        try:
+            content = turn.config.evidence.read(attachment.stored_path)
+        except OSError:
+            turn.replies.append(Outgoing(f"附件 {index}：佐證儲存區找不到這個檔案。"))
+            continue
+        name = attachment.filename or f"{code}-{index}"
+        document = Document(name, content, attachment.mime_type)
+        is_picture = attachment.mime_type.startswith("image/")
+        turn.replies.append(Outgoing(f"{code} 附件 {index}/{len(files)}",
+                                     picture=document if is_picture else None,
+                                     document=None if is_picture else document))
+    _show_verify(turn, sheet, code, prefix=f"已傳送 {code} 的 {len(files)} 個附件。")
 
 
 def _after_score(turn: Turn, sheet: Sheet, position: int, prefix: str | None) -> None:

@@ -136,3 +136,24 @@ def test_unbound_console_identity_onboards_with_a_code(database_url, tmp_path):
     assert "請輸入秘書室提供的邀請碼" in result.stdout
     assert "綁定完成！趙工程師您好" in result.stdout
     assert "工務課・承辦人" in result.stdout
+
+
+def test_console_group_mode_binds_and_saves_the_secretariat_files(database_url, tmp_path):
+    env = _env(database_url, tmp_path)
+    subprocess.run([SQBOT, "init", "--demo"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    made = subprocess.run([SQBOT, "invite", "create", "--role", "secretariat", "--json"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=True)
+    import json
+
+    code = json.loads(made.stdout)["code"]
+    result = subprocess.run(
+        [SQBOT, "chat", "--as", "陳秘書", "--group", "secretariat", "--save-files",
+         str(tmp_path / "files")], input=f"大家好\n/bind {code}\n總表 115年第4季\n", env=env,
+        cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "本群組已綁定為「經濟部水利署第十河川局」秘書室群組" in result.stdout
+    assert "1. 秘書室：未送出" in result.stdout
+    saved = sorted(p.suffix for p in (tmp_path / "files").iterdir())
+    assert saved == [".ods", ".png", ".xlsx"]

@@ -373,8 +373,10 @@ def test_secretariat_sees_every_section_progress(office):
     secretary.press("各課室進度")
     assert "規劃課：1/25 題，填寫中" in secretary.text
     assert "尚未開始：秘書室、工務課" in secretary.text
-    staff.say("各課室進度")
-    assert "您的角色無法使用這項功能" in staff.text
+    staff.say("進度")  # from staff: their own section's progress
+    assert "規劃課 115年第4季 自評（填寫中）" in staff.text and "各課室" not in staff.text
+    secretary.say("進度")
+    assert "規劃課：1/25 題，填寫中" in secretary.text
 
 
 def test_early_october_opens_the_third_quarter(office, clock):

@@ -147,3 +147,27 @@ def test_the_desk_in_the_bound_group(office):
     assert "【審定】規劃課 第 1/25 題" in secretary.text
     secretary.press("確認 100 分")
     assert "第 2/25 題" in secretary.text
+
+
+def test_attachments_are_sent_again_on_request(office):
+    secretary = office.chat("陳秘書")
+    staff = office.chat("王小明")
+    staff.say("填寫自評")
+    staff.say("100")
+    staff.send_file(b"%PDF-1.4 flow", filename="流程.pdf")
+    staff.send_file(b"\x89PNG photo", filename="櫃台.png", mime_type="image/png", kind="photo")
+    scores = dict(SCORES)
+    for question_code, score in scores.items():
+        if question_code == "1.1":
+            continue
+        staff.say(f"跳到 {question_code}")
+        staff.say(str(score))
+    staff.say("送出")
+    staff.say("確認")
+    secretary.say("審定 規劃課")
+    assert "佐證檔案：2 件" in secretary.text
+    replies = secretary.press("看附件（2）")
+    assert replies[0].document.filename == "流程.pdf"
+    assert replies[0].document.content == b"%PDF-1.4 flow"
+    assert replies[1].picture.content == b"\x89PNG photo"
+    assert "已傳送 1.1 的 2 個附件" in replies[2].text
