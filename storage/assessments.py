@@ -9,7 +9,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.conversations import _insert
 from storage.models import (
     Answer,
     AnswerRevision,
@@ -20,6 +19,7 @@ from storage.models import (
     Member,
     Section,
 )
+from storage.upsert import insert_ignoring
 
 EDITABLE = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
 
@@ -28,13 +28,12 @@ def get_or_create_assessment(*, session: Session, section: Section, roc_year: in
                              rubric_year: int, now: datetime) -> Assessment:
     """The section's assessment of the quarter, created (as a draft) on first use."""
     assert section.id is not None
-    statement = _insert(session, Assessment).values(
-        agency_id=section.agency_id, section_id=section.id, roc_year=roc_year, quarter=quarter,
-        rubric_year=rubric_year, status=AssessmentStatus.DRAFT, version=1, created_at=now,
-        updated_at=now,
-    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["section_id", "roc_year", "quarter"])
-    session.execute(statement)
+    insert_ignoring(session, Assessment,
+                    {"agency_id": section.agency_id, "section_id": section.id,
+                     "roc_year": roc_year, "quarter": quarter, "rubric_year": rubric_year,
+                     "status": AssessmentStatus.DRAFT.value, "version": 1, "created_at": now,
+                     "updated_at": now},
+                    conflict=("section_id", "roc_year", "quarter"))
     return session.exec(
         select(Assessment).where(Assessment.section_id == section.id,
                                  Assessment.roc_year == roc_year, Assessment.quarter == quarter)
@@ -101,11 +100,9 @@ def _revise(session: Session, answer: Answer, field: str, old: object, new: obje
 
 def _answer_row(session: Session, assessment: Assessment, code: str) -> Answer:
     assert assessment.id is not None
-    statement = _insert(session, Answer).values(
-        assessment_id=assessment.id, question_code=code, returned=False,
-    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["assessment_id", "question_code"])
-    session.execute(statement)
+    insert_ignoring(session, Answer,
+                    {"assessment_id": assessment.id, "question_code": code, "returned": False},
+                    conflict=("assessment_id", "question_code"))
     return session.exec(
         select(Answer).where(Answer.assessment_id == assessment.id, Answer.question_code == code)
         .execution_options(populate_existing=True)

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from storage.conversations import _insert
 from storage.models import ChatBinding, ChatIdentity, Member, OutboxMessage, Role
+from storage.upsert import insert_ignoring
 
 Destination = tuple[str, str]  # (channel, chat or user id)
 
@@ -22,14 +22,13 @@ def enqueue(*, session: Session, destination: Destination, payload: dict[str, An
             now: datetime, agency_id: int | None = None) -> bool:
     """Queue ``payload`` for ``destination``; False if ``key`` was queued before."""
     channel, chat_id = destination
-    statement = _insert(session, OutboxMessage).values(
-        agency_id=agency_id, channel=channel, destination=chat_id, payload=payload,
-        idempotency_key=key[:64], status="pending", attempts=0, next_attempt_at=now,
-        created_at=now,
-    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["idempotency_key"]
-    ).returning(OutboxMessage.id)
-    return session.execute(statement).first() is not None
+    inserted = insert_ignoring(
+        session, OutboxMessage,
+        {"agency_id": agency_id, "channel": channel, "destination": chat_id, "payload": payload,
+         "idempotency_key": key[:64], "status": "pending", "attempts": 0,
+         "next_attempt_at": now, "created_at": now},
+        conflict=("idempotency_key",), returning="id")
+    return inserted is not None
 
 
 def member_destinations(*, session: Session, member_id: int) -> list[Destination]:

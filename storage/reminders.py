@@ -6,16 +6,15 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from storage.conversations import _insert
 from storage.models import ReminderLog
+from storage.upsert import insert_ignoring
 
 
 def claim_reminder(*, session: Session, kind: str, period: str, recipient: str,
                    now: datetime) -> bool:
     """Record that this reminder goes to ``recipient`` now; False if it already went."""
-    statement = _insert(session, ReminderLog).values(
-        kind=kind[:32], period=period[:16], recipient=recipient[:128], sent_at=now
-    ).on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["kind", "period", "recipient"]
-    ).returning(ReminderLog.id)
-    return session.execute(statement).first() is not None
+    inserted = insert_ignoring(
+        session, ReminderLog,
+        {"kind": kind[:32], "period": period[:16], "recipient": recipient[:128], "sent_at": now},
+        conflict=("kind", "period", "recipient"), returning="id")
+    return inserted is not None

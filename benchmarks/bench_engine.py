@@ -1,0 +1,60 @@
+"""Answers per second through ``dispatch`` alone, on SQLite and on PostgreSQL.
+
+1,000 staff of 50 sections each open their assessment, then answer questions in turn
+(typed scores, as people do); every answer is one committed transaction.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import database, dispatcher, populate, write
+from handlers.messages import Incoming
+from rubric import load_year
+
+STAFF = 1000
+ANSWERS = 1500
+
+
+def run_backend(backend: str) -> dict[str, float]:
+    """Answers/s on one backend."""
+    rubric = load_year(105)
+    with database(backend) as db, tempfile.TemporaryDirectory() as folder:
+        users = populate(db, STAFF)
+        engine = dispatcher(db, Path(folder))
+        events = 0
+
+        def send(user: str, text: str) -> None:
+            nonlocal events
+            events += 1
+            engine.dispatch(Incoming(channel="console", user_id=user, chat_id=user,
+                                     event_id=f"e{events}", text=text))
+
+        for user in users:
+            send(user, "填寫自評")
+        codes = [q.code for q in rubric.questions]
+        start = time.perf_counter()
+        for n in range(ANSWERS):
+            # A staff member answers the question in front of them, then skips the evidence.
+            user = users[n % STAFF]
+            question = rubric.question(codes[(n // STAFF) % len(codes)])
+            send(user, str(question.max // 2))
+            send(user, "略過")
+        elapsed = time.perf_counter() - start
+    return {"answers": ANSWERS, "events": ANSWERS * 2, "seconds": round(elapsed, 2),
+            "answers_per_s": round(ANSWERS / elapsed, 1),
+            "events_per_s": round(ANSWERS * 2 / elapsed, 1)}
+
+
+def main() -> None:
+    """Run on both databases and write benchmarks/results/engine.json."""
+    sqlite = run_backend("sqlite")
+    postgres = run_backend("postgresql")
+    write("engine", {"sqlite": sqlite, "postgresql": postgres},
+          targets={"sqlite_answers_per_s": 2000, "postgresql_answers_per_s": 500})
+
+
+if __name__ == "__main__":
+    main()
