@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from reports.model import AnnualRow, AnnualTable, QuarterTable, TableRow
 
@@ -304,8 +305,39 @@ def _ods_text(value: str) -> str:
     return _XML_ILLEGAL.sub("", value)
 
 
+def _ods_cell_xml(cell: _Cell) -> str:
+    style = _ods_style_name(cell.style) if _ODS_STYLES.get(cell.style) else None
+    styled = f' table:style-name="{style}"' if style else ""
+    value = cell.value
+    if isinstance(value, bool):  # never a 0/1 "number" by accident
+        value = str(value)
+    if value is None:
+        return f"<table:table-cell{styled}/>"
+    if isinstance(value, str):
+        text = escape(_ods_text(value))
+        paragraphs = "".join(f"<text:p>{line}</text:p>" for line in text.split("\n"))
+        return f'<table:table-cell office:value-type="string"{styled}>{paragraphs}' \
+               "</table:table-cell>"
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return (f'<table:table-cell office:value-type="float" office:value="{value}"{styled}>'
+            f"<text:p>{shown}</text:p></table:table-cell>")
+
+
+def _ods_table_xml(sheet: _Sheet, number: int) -> str:
+    parts = [f'<table:table table:name={quoteattr(_ods_text(sheet.name))}>']
+    parts += [f'<table:table-column table:style-name="sqCo{number}x{column}"/>'
+              for column in range(1, len(sheet.widths) + 1)]
+    for index, cells in enumerate(sheet.rows):
+        styled = f' table:style-name="sqRo{number}x{index}"' if index in sheet.heights else ""
+        parts.append(f"<table:table-row{styled}>")
+        parts += [_ods_cell_xml(cell) for cell in cells]
+        parts.append("</table:table-row>")
+    parts.append("</table:table>")
+    return "".join(parts)
+
+
 def _ods_bytes(sheets: Sequence[_Sheet], title: str) -> bytes:
-    from odfdo import Cell, Column, Document, Row, Style, Table
+    from odfdo import Document, Element, Style, Table
 
     document = Document("spreadsheet")
     document.meta.title = _ods_text(title)
@@ -334,35 +366,18 @@ def _ods_bytes(sheets: Sequence[_Sheet], title: str) -> bytes:
     spreadsheet = document.body
     spreadsheet.clear()
     for number, sheet in enumerate(sheets, start=1):
-        table = Table(_ods_text(sheet.name))
         for column, width in enumerate(sheet.widths, start=1):
-            name = f"sqCo{number}x{column}"
             document.insert_style(
-                Style("table-column", name=name, width=f"{width * 0.21 + 0.1:.2f}cm"),
-                automatic=True)
-            table.append(Column(style=name))
-        for index, cells in enumerate(sheet.rows):
-            row_style = None
-            if index in sheet.heights:
-                row_style = f"sqRo{number}x{index}"
-                document.insert_style(
-                    Style("table-row", name=row_style,
-                          height=f"{sheet.heights[index] * 0.0353:.3f}cm"),
-                    automatic=True)
-            row = Row(style=row_style) if row_style else Row()
-            for cell in cells:
-                style = _ods_style_name(cell.style) if _ODS_STYLES.get(cell.style) else None
-                value = cell.value
-                if isinstance(value, bool):  # never a 0/1 "number" by accident
-                    value = str(value)
-                if isinstance(value, str):
-                    value = _ods_text(value)
-                    row.append(Cell(value, cell_type="string", style=style))
-                elif value is None:
-                    row.append(Cell(None, style=style) if style else Cell())
-                else:
-                    row.append(Cell(value, style=style))
-            table.append(row)
+                Style("table-column", name=f"sqCo{number}x{column}",
+                      width=f"{width * 0.21 + 0.1:.2f}cm"), automatic=True)
+        for index in sheet.heights:
+            document.insert_style(
+                Style("table-row", name=f"sqRo{number}x{index}",
+                      height=f"{sheet.heights[index] * 0.0353:.3f}cm"), automatic=True)
+        # The table is written as XML text and parsed once: odfdo's cell-by-cell API took
+        # seconds for a thousand sections (it clones every cell it appends).
+        table = Element.from_tag(_ods_table_xml(sheet, number))
+        assert isinstance(table, Table)
         for c0, r0, c1, r1 in sheet.merges:
             table.set_span((c0, r0, c1, r1))
         spreadsheet.append(table)

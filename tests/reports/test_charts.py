@@ -65,7 +65,8 @@ def test_quarter_chart_marks_self_assessed_and_unsent_sections() -> None:
     table = demo_quarter()
     figure = quarter_figure(table)
     axes = figure.axes[0]
-    bars = [c.patches[0] for c in axes.containers if isinstance(c, BarContainer)]
+    bars = sorted((bar for c in axes.containers if isinstance(c, BarContainer)
+                   for bar in c.patches), key=lambda bar: bar.get_x())
     submitted = [row for row in table.rows if row.total is not None]
     assert [bar.get_height() for bar in bars] == [row.total for row in submitted]
     assert [bool(bar.get_hatch()) for bar in bars] == [not row.verified for row in submitted]
@@ -132,3 +133,14 @@ def test_wrap_text_balances_lines_and_keeps_numbers_whole() -> None:
     assert len(long) == 4 and all(24 <= charts._units(line) <= 40 for line in long)
     assert any("（備註）" in line for line in long)  # the bracketed group stays whole
     assert wrap_text("員山子分洪管理中心", 10) == "員山子分洪\n管理中心"
+
+
+def test_a_thousand_sections_draw_bars_without_labels() -> None:
+    from benchmarks.bench_documents import quarter_table
+
+    figure = quarter_figure(quarter_table(1000))
+    axes = figure.axes[0]
+    bars = [bar for c in axes.containers if isinstance(c, BarContainer) for bar in c.patches]
+    assert len(bars) == 1000
+    assert list(axes.get_xticks()) == []
+    assert axes.get_xlabel() == "受考核單位（1000 個）"

@@ -1,0 +1,82 @@
+"""Documents: the quarterly table, chart and ODS for 1,000 sections; a section's scoring
+form; the annual performance report (when that part is present)."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from benchmarks.common import write
+from reports.model import FormLine, ItemColumn, QuarterTable, SectionForm, TableRow
+from rubric import grade_for, load_year, score_card
+
+SECTIONS = 1000
+
+
+def quarter_table(sections: int) -> QuarterTable:
+    """A table of ``sections`` sections with random but valid scores."""
+    rubric = load_year(105)
+    rng = random.Random(1000)
+    items = tuple(ItemColumn(i.code, i.name, i.max) for i in rubric.items)
+    rows = []
+    for n in range(sections):
+        scores = {q.code: rng.randint(q.max // 2, q.max) for q in rubric.questions}
+        card = score_card(rubric, scores)
+        rows.append(TableRow(n + 1, f"測試課{n:04d}", tuple(card.item_scores.values()),
+                             card.total, card.grade, n % 3 != 0,
+                             "已審定" if n % 3 else "自評已送出", "115年12月"))
+    title = "經濟部水利署第十河川局115年度第四季（10-12月）提升服務品質自行考核結果統計表"
+    return QuarterTable(title, "經濟部水利署第十河川局", "115年第4季", items,
+                        "優=900分以上；甲=899-800分；乙=799-700分；丙=699-600分；丁=599分以下",
+                        tuple((g.grade, g.min) for g in rubric.grades), rubric.total, tuple(rows))
+
+
+def section_form() -> SectionForm:
+    """One section's filled-in form."""
+    rubric = load_year(105)
+    lines = tuple(FormLine(q.code, rubric.placement(q.code).breadcrumb, q.name, q.max, q.max,
+                           q.max - 1, "已於網站公布（檔案 2 件）") for q in rubric.questions)
+    total = sum(q.max - 1 for q in rubric.questions)
+    return SectionForm("經濟部水利署第十河川局115年第4季提升服務品質自行考核項目及評分表", 2,
+                       "規劃課", "115年第4季", "115年12月10日", total, grade_for(rubric, total),
+                       "陳秘書", lines, (), "流程公開完整")
+
+
+def timed(action) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    action()
+    return round(time.perf_counter() - start, 3)
+
+
+def main() -> None:
+    """Time each document and write benchmarks/results/documents.json."""
+    from reports.charts import quarter_chart_png
+    from reports.forms import form_docx, form_odt
+    from reports.tables import quarter_ods, quarter_xlsx
+
+    table = quarter_table(SECTIONS)
+    quarter_chart_png(quarter_table(5))  # font discovery and imports, once, outside the timing
+    chart = timed(lambda: quarter_chart_png(table))
+    ods = timed(lambda: quarter_ods(table))
+    figures = {
+        "sections": SECTIONS,
+        "quarter_chart_png_s": chart,
+        "quarter_ods_s": ods,
+        "quarter_table_chart_and_ods_s": round(chart + ods, 3),
+        "quarter_xlsx_s": timed(lambda: quarter_xlsx(table)),
+        "section_form_odt_s": timed(lambda: form_odt(section_form())),
+        "section_form_docx_s": timed(lambda: form_docx(section_form())),
+    }
+    try:
+        from reports import performance
+    except ImportError:
+        figures["annual_report_s"] = None
+    else:
+        builder = getattr(performance, "benchmark_report", None)
+        figures["annual_report_s"] = timed(builder) if builder else None
+    write("documents", figures, targets={"quarter_table_chart_and_ods_s": 3.0,
+                                         "annual_report_s": 3.0})
+
+
+if __name__ == "__main__":
+    main()
