@@ -517,6 +517,36 @@ def report_form(
     _write_report(content, out or Path(f"{year}Q{quarter}{section}評分表.{fmt}"))
 
 
+@report_app.command("annual-performance")
+def report_annual_performance(
+    year: Annotated[int, typer.Option(help="民國年度，例如 115")],
+    fmt: Annotated[str, typer.Option("--format", help="odt／docx")] = "odt",
+    out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """年度提升服務品質績效總報告初稿：系統統計數據（自評、電話禮貌測試、創意提案）。"""
+    from reports.performance import (
+        build_performance_report,
+        performance_docx,
+        performance_odt,
+    )
+
+    if fmt not in FORM_FORMATS:
+        _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(FORM_FORMATS)}")
+    settings = _settings()
+    database = _open_or_fail(settings)
+    try:
+        with database.transaction() as session:
+            the_agency = _pick_agency(session, agency or settings.agency)
+            report = build_performance_report(session, the_agency, year, cases=(), review=())
+    except NotFound as exc:
+        _fail(_not_found_message(exc))
+    content = performance_odt(report) if fmt == "odt" else performance_docx(report)
+    _write_report(content, out or Path(f"{year}年度提升服務品質績效總報告.{fmt}"))
+    typer.echo("尚未彙整各課室的個案事例與檢討：本檔為只含系統統計數據的初稿，"
+               "各標題下留有待補的位置。")
+
+
 def _open_or_fail(settings: Settings) -> Any:
     try:
         return open_database(settings)
