@@ -48,16 +48,21 @@ from storage.models import (
     AssessmentStatus,
     Attachment,
     Member,
+    Proposal,
     Section,
 )
 from storage.org import list_sections
 from storage.outbox import member_destinations, secretariat_destinations
+from storage.proposals import ADOPTED, adopted_proposals
 
 logger = logging.getLogger(__name__)
 
 _SCORE = re.compile(r"^(-?\d+(?:\.\d+)?)\s*分?$")
 _MEASURE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:%|分|件)?$")
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+#: Questions where the section's adopted innovation proposals are offered as evidence.
+PROPOSAL_EVIDENCE_CODES = ("6.1", "6.2", "6.3")
+CITE_BUTTONS = 3
 
 
 class Refused(Exception):
@@ -265,6 +270,10 @@ def question_text(turn: Turn, sheet: Sheet, question: Question) -> str:
     if placement.item.notes:
         lines.append("評分注意事項：")
         lines += [f"{n}. {note}" for n, note in enumerate(placement.item.notes, start=1)]
+    adopted = section_proposals(turn, sheet, question.code)
+    if adopted:
+        lines.append("本課室已採用的創意提案（可作為佐證）：")
+        lines += [f"・{texts.proposal_citation(p)}" for p in adopted]
     current = _answer_line(turn, sheet.answers.get(question.code))
     if current:
         lines += ["", current]
@@ -274,6 +283,14 @@ def question_text(turn: Turn, sheet: Sheet, question: Question) -> str:
     else:
         lines.append(f"請直接輸入分數（0-{question.max} 的整數）。")
     return "\n".join(lines)
+
+
+def section_proposals(turn: Turn, sheet: Sheet, code: str) -> list[Proposal]:
+    """The section's adopted (or implemented) proposals, for questions 6.1–6.3."""
+    if code not in PROPOSAL_EVIDENCE_CODES or sheet.section.id is None:
+        return []
+    return list(adopted_proposals(session=turn.session, section_id=sheet.section.id,
+                                  up_to_year=sheet.period.roc_year))
 
 
 def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = None) -> None:
@@ -347,15 +364,37 @@ def ask_evidence(turn: Turn, sheet: Sheet, question: Question, *, prefix: str) -
     has_evidence = (answer is not None and bool(answer.evidence_text)) or bool(
         attachment_counts(session=turn.session, assessment_id=aid).get(question.code))
     proceed = texts.NEXT if has_evidence else texts.SKIP
+    cited = answer.evidence_text or "" if answer is not None else ""
+    offered = [p for p in section_proposals(turn, sheet, question.code)
+               if p.reference and p.reference not in cited][:CITE_BUTTONS]
+    hint = "也可以按「引用」把本課室已採用的創意提案列為佐證。" if offered else ""
     turn.say(
-        f"{prefix}\n請提供佐證：可傳送文字說明、照片或檔案（可傳多次）。"
+        f"{prefix}\n請提供佐證：可傳送文字說明、照片或檔案（可傳多次）。{hint}"
         f"完成後按「{texts.NEXT}」；沒有佐證請按「{texts.SKIP}」。",
-        [turn.choice(proceed, "n", aid, question.code),
+        [*(turn.choice(f"引用 {p.reference}", "pq", aid, question.code, p.id) for p in offered),
+         turn.choice(proceed, "n", aid, question.code),
          turn.choice(texts.RESCORE, "q", aid, question.code),
          turn.choice(texts.BACK, "p", aid, question.code),
          turn.choice(texts.REVIEW, "r", aid),
          turn.choice(texts.PAUSE, "z")],
     )
+
+
+def cite_proposal(turn: Turn, sheet: Sheet, question: Question, proposal_id: int) -> None:
+    """引用: an adopted proposal of the section becomes evidence text of 6.1–6.3."""
+    proposal = turn.session.get(Proposal, proposal_id)
+    if proposal is None or proposal.section_id != sheet.section.id \
+            or proposal.status not in ADOPTED or question.code not in PROPOSAL_EVIDENCE_CODES:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    sheet.check_may_edit(question.code)
+    answer = sheet.answers.get(question.code)
+    if answer is None or answer.self_score is None:
+        raise Refused(texts.EVIDENCE_FIRST_SCORE)
+    sheet.answers[question.code] = add_evidence_text(
+        session=turn.session, assessment=sheet.assessment, question_code=question.code,
+        text=f"創意提案 {texts.proposal_citation(proposal)}", member=_member(turn), now=turn.now)
+    ask_evidence(turn, sheet, question,
+                 prefix=f"已將創意提案 {proposal.reference} 列為 {question.code} 的佐證。")
 
 
 # --- answering -------------------------------------------------------------------------------
@@ -874,9 +913,11 @@ def show_locked(turn: Turn, sheet: Sheet) -> None:
 def main_menu_choices(turn: Turn) -> list[Choice]:
     """The main menu's buttons (extra entries for the secretariat)."""
     choices = [turn.menu_choice(texts.FILL, "fill"),
-               turn.menu_choice(texts.MY_PROGRESS, "progress")]
+               turn.menu_choice(texts.MY_PROGRESS, "progress"),
+               turn.menu_choice(texts.PROPOSE, "propose")]
     if turn.is_secretariat:
         choices.append(turn.menu_choice(texts.OVERVIEW, "overview"))
+        choices.append(turn.menu_choice(texts.PROPOSALS, "proposals"))
     choices.append(turn.menu_choice(texts.HELP, "help"))
     return choices
 

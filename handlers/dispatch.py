@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
 
-from handlers import assessment, secretariat, texts
+from handlers import assessment, proposals, secretariat, texts
 from handlers.assessment import Refused
 from handlers.commands import parse_command
 from handlers.messages import ChatKind, Incoming, Outgoing
@@ -114,7 +114,10 @@ def route(turn: Turn) -> None:
         if turn.incoming.action is not None:
             _action(turn, turn.incoming.action)
         elif turn.incoming.attachment is not None:
-            assessment.handle_attachment(turn)
+            if turn.state.mode in proposals.PROPOSER_MODES:
+                proposals.handle_attachment(turn)
+            else:
+                assessment.handle_attachment(turn)
         else:
             _text(turn, turn.incoming.text or "")
     except Refused as refusal:
@@ -133,8 +136,8 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
     # Only the desk's words are taken in the group; other talk stays people's talk.
     return (turn.incoming.action is not None
             or (command is not None and (secretariat.is_desk_command(command.name)
-                                         or command.name in ("overview", "help")))
-            or turn.state.mode in secretariat.DESK_MODES)
+                                         or command.name in ("overview", "help", "proposals")))
+            or turn.state.mode in (*secretariat.DESK_MODES, Mode.PROPOSAL_DECISION))
 
 
 def _text(turn: Turn, text: str) -> None:
@@ -143,6 +146,10 @@ def _text(turn: Turn, text: str) -> None:
         command is None or command.name not in ("cancel", "menu"))
     # Free text is awaited there (略過 included), not a command.
     if awaiting_words and secretariat.handle_desk_text(turn, text):
+        return
+    if turn.state.mode in proposals.TEXT_MODES and proposals.handle_text(turn, text, command):
+        return
+    if command is None and turn.state.mode == Mode.IDLE and proposals.paste_new(turn, text):
         return
     if command is None:
         if turn.state.mode in secretariat.DESK_MODES \
@@ -192,6 +199,10 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
         secretariat.send_table(turn, arg)
     elif name == "annual":
         secretariat.send_annual(turn, arg)
+    elif name == "propose":
+        proposals.start(turn)
+    elif name == "proposals":
+        proposals.show_list(turn, arg)
     else:  # pragma: no cover - parse_command only yields the names above
         assessment.show_menu_hint(turn)
 
@@ -227,7 +238,7 @@ def _action(turn: Turn, action: str) -> None:
         return
     if token.verb == "m":
         entry = token.args[0] if token.args else "menu"
-        if entry not in ("fill", "progress", "overview", "help", "menu"):
+        if entry not in ("fill", "progress", "overview", "help", "menu", "propose", "proposals"):
             _refused(turn, texts.UNKNOWN_BUTTON)
             return
         _command(turn, entry)
@@ -235,11 +246,17 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb == "vo":  # a notice's 開始審定 button: opens a view, changes nothing
         secretariat.open_from_notice(turn, token)
         return
+    if token.verb in proposals.STEPLESS_VERBS:  # on notices: checked by the proposal's mark
+        proposals.handle_stepless(turn, token)
+        return
     if token.step != turn.previous_step:
         _refused(turn, texts.STALE_BUTTON)
         return
     if token.verb in secretariat.VERIFY_VERBS:
         secretariat.handle_verify_action(turn, token)
+        return
+    if token.verb in proposals.VERBS:
+        proposals.handle_action(turn, token)
         return
     handler = _VERBS.get(token.verb)
     if handler is None:
@@ -256,6 +273,8 @@ def _refused(turn: Turn, message: str) -> None:
         turn.say(message)
         return
     try:
+        if state.mode in proposals.PROPOSER_MODES and proposals.redraw(turn, prefix=message):
+            return
         if state.mode != Mode.IDLE and state.question is not None:
             sheet = assessment.current_sheet(turn)
             if sheet.editable and sheet.rubric.has_question(state.question) \
@@ -350,6 +369,17 @@ def _confirm(turn: Turn, token: Token) -> None:
     assessment.confirm_submit(turn, sheet)
 
 
+def _cite(turn: Turn, token: Token) -> None:
+    """引用 115-P-0003: an adopted proposal as evidence of 6.1–6.3."""
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    try:
+        proposal_id = token.int_arg(2)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    assessment.cite_proposal(turn, sheet, question, proposal_id)
+
+
 def _cancel(turn: Turn, token: Token) -> None:
     assessment.cancel(turn)
 
@@ -361,5 +391,5 @@ def _pause(turn: Turn, token: Token) -> None:
 _VERBS: dict[str, Callable[[Turn, Token], None]] = {
     "b": _band, "s": _score, "e": _measure, "q": _question, "n": _next, "k": _next,
     "p": _previous, "g": _goto, "r": _review, "u": _submit, "c": _confirm, "x": _cancel,
-    "z": _pause,
+    "z": _pause, "pq": _cite,
 }

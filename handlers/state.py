@@ -24,6 +24,10 @@ class Mode:
     VERIFY = "verify"  # the secretariat's verified score for ``question``
     VERIFY_NOTES = "verify_notes"  # 優點、建議改進事項 before the verification is locked
     RETURN_REASON = "return_reason"  # why the assessment goes back to the section
+    PROPOSAL_FIELD = "proposal_field"  # text (or a file) for ``proposal_field`` of a proposal
+    PROPOSAL_MORE = "proposal_more"  # numbers added to ``proposal_field`` (quantified data)
+    PROPOSAL_REVIEW = "proposal_review"  # the whole proposal shown: 送出提案 or 修改內容
+    PROPOSAL_DECISION = "proposal_decision"  # the secretariat's reason, URL or request
 
 
 @dataclass
@@ -36,6 +40,9 @@ class State:
     question: str | None = None
     band: int | None = None
     measure: float | None = None
+    proposal_id: int | None = None  # the proposal being written or decided
+    proposal_field: str | None = None  # its field being asked, or the decision being taken
+    proposal_mark: str | None = None  # the proposal's state when a decision was started
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document, with its schema version."""

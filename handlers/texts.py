@@ -7,7 +7,7 @@ from datetime import datetime
 from rubric import Period
 from rubric.periods import TAIPEI, format_roc_date
 from storage.errors import InvitationProblem
-from storage.models import AssessmentStatus, Role
+from storage.models import AssessmentStatus, Proposal, ProposalStatus, Role
 
 ROLE_LABELS = {
     Role.STAFF: "承辦人",
@@ -22,10 +22,21 @@ STATUS_LABELS = {
     AssessmentStatus.VERIFIED: "已審定",
 }
 
+PROPOSAL_STATUS_LABELS = {
+    ProposalStatus.DRAFT: "草稿",
+    ProposalStatus.SUBMITTED: "待決定",
+    ProposalStatus.MORE_INFO: "待補件",
+    ProposalStatus.ADOPTED: "採用",
+    ProposalStatus.REJECTED: "不採用",
+    ProposalStatus.IMPLEMENTED: "已實施",
+}
+
 # Menu and navigation labels (also accepted when typed).
 FILL = "填寫自評"
 MY_PROGRESS = "我的進度"
 OVERVIEW = "各課室進度"
+PROPOSE = "創意提案"
+PROPOSALS = "提案清單"
 HELP = "說明"
 MENU = "選單"
 BACK = "上一題"
@@ -80,6 +91,60 @@ GROUP_LEFT_NOTICE = (
 )
 WELCOME_BACK = "歡迎回來！"
 
+# The proposal (創意提案) conversation, in the words of 附錄1.
+PROPOSAL_NEXT = "下一項"
+PROPOSAL_BACK = "上一項"
+PROPOSAL_KEEP = "保留原內容"
+PROPOSAL_DONE = "完成"
+PROPOSAL_REVIEW = "檢視提案"
+PROPOSAL_SUBMIT = "送出提案"
+PROPOSAL_EDIT = "修改內容"
+PROPOSAL_NEW = "新提案"
+PROPOSAL_MORE_INFO_BUTTON = "補充提案"
+ADOPT = "採用"
+REJECT = "不採用"
+IMPLEMENTED = "已實施"
+ASK_MORE = "請補件"
+NOT_YOUR_PROPOSAL = "這份提案不是您提出的，無法操作。"
+PROPOSAL_LOCKED = "這份提案已送出，秘書室決定前無法修改；若秘書室請您補件，即可再修改。"
+PROPOSAL_INTRO = (
+    "【創意提案】依「附錄1 創意服務計畫」格式逐項填寫，共 10 項：創意服務名稱、創新服務類型、"
+    "壹、專案總說明（背景與問題描述、採用解決方法、實際效益）、貳、創新服務實際績效（外部效益、"
+    "內部效益）、參、創新服務解決手法（流程整合、資通訊服務導入）、肆、附件。\n"
+    "每一項都可以先「略過」之後再補；草稿會保存，隨時輸入「創意提案」繼續。\n"
+    "也可以一次貼上整份提案（用附錄1的標題分段），我會自動分欄，只問缺少的部分。"
+)
+PROPOSAL_PROMPTS = {
+    "title": "請輸入創意服務名稱（100 字以內，例如：河川公地使用申請線上預審）。",
+    "kind": "請選擇創新服務類型（自行考核「提出有價值之創新服務」的 8 種樣態），"
+            "按下方按鈕或輸入編號：",
+    "background": "壹、專案總說明　一、個案背景與問題描述\n"
+                  "〔詳述個案所欲處理的具體問題，解決該項問題對民眾或其他利害相關者的意義所在"
+                  "及解決問題的行政過程或機制等〕",
+    "solution": "壹、專案總說明　二、採用解決方法\n〔說明採取何種解決方法〕",
+    "benefits": "壹、專案總說明　三、實際效益\n〔說明專案執行實際績效〕",
+    "external_benefits": "貳、創新服務實際績效　外部效益（民眾、企業或其他機關得到的效益）\n"
+                         "〔內容宜具體，儘量以量化數據表達〕例如：申辦時間由 14 天縮短為 5 天、"
+                         "每年服務 1,200 人次、滿意度 92%。",
+    "internal_benefits": "貳、創新服務實際績效　內部效益（本局作業得到的效益）\n"
+                         "〔內容宜具體，儘量以量化數據表達〕例如：每件減少人工 2 小時、"
+                         "每年減少紙本 3,000 張。",
+    "process_integration": "參、創新服務解決手法　流程整合\n"
+                           "〔敘明如何透過流程整合提供便民服務〕例如跨機關水平整合、"
+                           "跨機關垂直整合、同機關水平整合。",
+    "ict_adoption": "參、創新服務解決手法　資通訊服務導入\n"
+                    "〔敘明如何導入資通訊服務〕例如線上服務系統、行政資訊系統、"
+                    "主動通知服務、雲端應用服務、智慧辦公。",
+    "evidence_note": "肆、附件\n〔提供佐證資料，如相關民意調查、統計資料等，並以精簡方式呈現〕\n"
+                     "請傳送照片或檔案，或輸入網址或服務地址：有網站或資料庫者請提供網址，"
+                     "有特殊服務設施或服務地點者請提供地址，供考核人員查核。可傳多次，"
+                     f"完成後按「{PROPOSAL_DONE}」。",
+}
+PROPOSAL_NEEDS_NUMBERS = (
+    "內容沒有看到數字。附錄1要求「內容宜具體，儘量以量化數據表達」，"
+    "可以再輸入一段數據（會接在原文後面），或按「{next}」繼續。"
+)
+
 
 def roc_datetime(moment: datetime) -> str:
     """``115年11月27日 09:41`` in Taipei time."""
@@ -106,10 +171,22 @@ def help_text(is_secretariat: bool) -> str:
         f"　{SUBMIT}（/submit）　全部作答後送出",
         f"　{MENU}（/menu）　回到選單",
         f"　{CANCEL}（/cancel）　取消目前步驟",
+        f"　{PROPOSE}（/propose）　依附錄1格式提出創意服務提案，或繼續草稿",
+        f"　{PROPOSALS}（/proposals）　查看我的提案與秘書室的決定",
     ]
     if is_secretariat:
         lines.append(f"　{OVERVIEW}　查看各課室本季填寫進度")
+        lines.append(f"　{PROPOSALS} [115] [待決定] [課室] [類型]　"
+                     "依年度、狀態、課室、類型列出全局提案")
     return "\n".join(lines)
+
+
+def proposal_citation(proposal: Proposal) -> str:
+    """``115-P-0003「河川公地線上預審」（已實施：https://…）`` for evidence and hints."""
+    status = PROPOSAL_STATUS_LABELS.get(ProposalStatus(proposal.status), proposal.status)
+    where = f"：{proposal.decision_note}" if proposal.status == ProposalStatus.IMPLEMENTED \
+        and proposal.decision_note else ""
+    return f"{proposal.reference}「{proposal.title or '（未命名）'}」（{status}{where}）"
 
 
 def period_heading(section_name: str, period: Period, status: str) -> str:

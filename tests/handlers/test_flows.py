@@ -72,7 +72,7 @@ def test_valid_code_as_first_message_binds_and_is_used_up(office):
     chat.say(code.lower())
     assert "綁定完成！張三您好" in chat.text
     assert "規劃課" in chat.text and "承辦人" in chat.text
-    assert [c.label for c in chat.choices] == ["填寫自評", "我的進度", "說明"]
+    assert [c.label for c in chat.choices] == ["填寫自評", "我的進度", "創意提案", "說明"]
     other = office.stranger("u-2")
     other.say(code)
     assert "已經使用過了" in other.text

@@ -1,0 +1,987 @@
+"""The proposal (創意提案) conversation and the secretariat's decisions on proposals.
+
+A bound member writes a proposal field by field along the seed's 附錄1 template (or pastes
+a whole one in one message), reviews it and submits it. The secretariat gets a card with
+the proposal attached as ODT and DOCX and decides: 採用, 不採用 (with a reason), 已實施 (with
+the URL or address where it can be checked) or 請補件 (the proposer edits and resubmits).
+The proposer is told each decision.
+
+The proposer's buttons carry the conversation step (a press from an older message is
+stale). Decision buttons travel on cards through the outbox, so they carry no step but the
+proposal's *mark* — its status and the moment it reached it — and are refused once the
+proposal has moved on: a decided proposal cannot be decided twice by a stale button.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from handlers import texts
+from handlers.assessment import Refused, _size, main_menu_choices
+from handlers.commands import Command
+from handlers.messages import Card, Choice, Document, Outgoing
+from handlers.proposal_text import (
+    FIELD_BY_NAME,
+    FIELD_NAMES,
+    FIELDS,
+    QUANTIFIED,
+    TITLE_MAX,
+    PastedProposal,
+    has_numbers,
+    innovation_kinds,
+    match_kind,
+    split_proposal,
+)
+from handlers.secretariat import _require_desk
+from handlers.state import Mode
+from handlers.tokens import Token, TokenError
+from handlers.turn import Turn
+from reports.proposal_doc import build_proposal_document, outline, proposal_docx, proposal_odt
+from rubric import Period, latest_rubric_year, load_year, to_halfwidth
+from rubric.periods import format_roc_date
+from storage.errors import NotFound
+from storage.evidence import EvidenceStoreError
+from storage.models import Agency, Attachment, Member, Proposal, ProposalStatus, Section
+from storage.org import get_section, list_sections
+from storage.outbox import member_destinations, secretariat_destinations
+from storage.proposals import (
+    DECISIONS,
+    EDITABLE,
+    add_proposal_attachment,
+    create_proposal,
+    decide_proposal,
+    get_proposal,
+    list_proposals,
+    lock_proposal,
+    open_proposals,
+    proposal_attachments,
+    submit_proposal,
+    update_proposal,
+)
+
+logger = logging.getLogger(__name__)
+
+ODT = "application/vnd.oasis.opendocument.text"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PROPOSER_MODES = (Mode.PROPOSAL_FIELD, Mode.PROPOSAL_MORE, Mode.PROPOSAL_REVIEW)
+TEXT_MODES = (*PROPOSER_MODES, Mode.PROPOSAL_DECISION)
+#: One letter per status in tokens and marks.
+STATUS_CODES = {"d": ProposalStatus.DRAFT, "s": ProposalStatus.SUBMITTED,
+                "m": ProposalStatus.MORE_INFO, "a": ProposalStatus.ADOPTED,
+                "j": ProposalStatus.REJECTED, "i": ProposalStatus.IMPLEMENTED}
+_CODE_OF = {status: code for code, status in STATUS_CODES.items()}
+#: The decision buttons, in the order shown: verb → (label, decision).
+DECISION_VERBS: dict[str, tuple[str, ProposalStatus]] = {
+    "pa": (texts.ADOPT, ProposalStatus.ADOPTED),
+    "pj": (texts.REJECT, ProposalStatus.REJECTED),
+    "pi": (texts.IMPLEMENTED, ProposalStatus.IMPLEMENTED),
+    "pm": (texts.ASK_MORE, ProposalStatus.MORE_INFO),
+}
+STEPLESS_VERBS = (*DECISION_VERBS, "po")
+VERBS = ("pf", "pk", "px", "pr", "ps", "pe", "pw", "pc", "pl", "pv", "pz")
+_DECISION_PROMPTS = {
+    ProposalStatus.REJECTED: "請輸入不採用的原因（會通知提案人）。",
+    ProposalStatus.IMPLEMENTED: "請輸入可查核的網址或服務地址（評分注意事項：有網站或資料庫者應提供"
+                                "網址；有特殊服務設施或服務地點者，請提供服務所在位址供查核）。",
+    ProposalStatus.MORE_INFO: "請輸入需要提案人補充的內容（會通知提案人）。",
+}
+_TOLD = {
+    ProposalStatus.ADOPTED: "經秘書室決定：採用，將納入執行。被採用實施的創新方案列入年度嘉獎。",
+    ProposalStatus.REJECTED: "經秘書室決定：不採用。\n原因：{note}",
+    ProposalStatus.IMPLEMENTED: "經秘書室確認：已實施。\n查核網址／地址：{note}",
+    ProposalStatus.MORE_INFO: "秘書室請您補充資料：{note}\n"
+                              f"請按「{texts.PROPOSAL_MORE_INFO_BUTTON}」修改後再送出。",
+}
+_CHECKABLE = re.compile(r"https?://|www\.|[a-z0-9-]+\.(?:gov|org|com|edu|net)|"
+                        r"[路街號巷弄段市縣區鄉鎮里村]", re.IGNORECASE)
+_FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+LIST_BUTTONS = 5
+
+
+def _member(turn: Turn) -> Member:
+    assert turn.member is not None
+    return turn.member
+
+
+def _agency(turn: Turn) -> Agency:
+    agency = turn.session.get(Agency, _member(turn).agency_id)
+    assert agency is not None
+    return agency
+
+
+def _kinds(turn: Turn) -> tuple[str, ...]:
+    agency = _agency(turn)
+    year = agency.rubric_year or latest_rubric_year(Period.of(turn.now).roc_year)
+    return innovation_kinds(load_year(year))
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _title(proposal: Proposal) -> str:
+    return proposal.title or "（未命名）"
+
+
+def _named(proposal: Proposal) -> str:
+    """``115-P-0003「河川公地線上預審」`` (a draft has no number yet)."""
+    return f"{proposal.reference or ''}「{_title(proposal)}」"
+
+
+def _status(proposal: Proposal) -> str:
+    return texts.PROPOSAL_STATUS_LABELS.get(ProposalStatus(proposal.status), proposal.status)
+
+
+def mark_of(proposal: Proposal) -> str:
+    """The proposal's status and the second it reached it (``s1795741200``)."""
+    status = ProposalStatus(proposal.status)
+    when = proposal.submitted_at if status == ProposalStatus.SUBMITTED else proposal.decided_at
+    return f"{_CODE_OF[status]}{int(when.timestamp()) if when else 0}"
+
+
+# --- reading a proposal ----------------------------------------------------------------------
+
+
+def _files(turn: Turn, proposal: Proposal) -> Sequence[Attachment]:
+    return proposal_attachments(session=turn.session, proposal_id=proposal.id or 0)
+
+
+def _filled(turn: Turn, proposal: Proposal, name: str) -> bool:
+    if (getattr(proposal, name) or "").strip():
+        return True
+    return name == "evidence_note" and bool(_files(turn, proposal))
+
+
+def missing_fields(turn: Turn, proposal: Proposal) -> list[str]:
+    """The template's fields not filled in yet, in order (附件: no note and no file)."""
+    return [name for name in FIELD_NAMES if not _filled(turn, proposal, name)]
+
+
+def unmet(proposal: Proposal) -> list[str]:
+    """What a proposal needs before it can be submitted (the labels of the fields)."""
+    def empty(name: str) -> bool:
+        return not (getattr(proposal, name) or "").strip()
+
+    needed = [FIELD_BY_NAME[n].label for n in ("title", "kind", "background", "solution",
+                                                "benefits") if empty(n)]
+    if empty("external_benefits") and empty("internal_benefits"):
+        needed.append("外部效益或內部效益（至少一項）")
+    if empty("process_integration") and empty("ict_adoption"):
+        needed.append("流程整合或資通訊服務導入（至少一項）")
+    return needed
+
+
+def summary_of(proposal: Proposal, limit: int = 160) -> str:
+    """One paragraph: the first sentence of the background, the solution and the benefits."""
+    sentences = []
+    for name in ("background", "solution", "benefits"):
+        text = (getattr(proposal, name) or "").strip()
+        if not text:
+            continue
+        first = re.split(r"(?<=[。！？!?])|\n", text, maxsplit=1)[0].strip()
+        sentences.append(first if first.endswith(("。", "！", "？")) else f"{first}。")
+    summary = "".join(sentences) or "（提案內容尚未填寫）"
+    return summary if len(summary) <= limit else summary[:limit - 1] + "…"
+
+
+def _documents(turn: Turn, proposal: Proposal) -> list[Outgoing]:
+    """The proposal as ODT and DOCX, one message each."""
+    document = build_proposal_document(turn.session, proposal)
+    stem = _FILENAME_UNSAFE.sub("_", f"{proposal.reference or '草稿'}_{_title(proposal)}")[:60]
+    return [Outgoing(f"{_named(proposal)} 提案全文（ODT）",
+                     document=Document(f"{stem}.odt", proposal_odt(document), ODT)),
+            Outgoing(f"{_named(proposal)} 提案全文（DOCX）",
+                     document=Document(f"{stem}.docx", proposal_docx(document), DOCX))]
+
+
+# --- finding the proposal a message or button is about ---------------------------------------
+
+
+def _own(turn: Turn, proposal_id: int | None, *, editing: bool) -> Proposal:
+    """The member's own proposal; Refused if it is someone else's (or not editable)."""
+    proposal = None
+    if proposal_id is not None:
+        proposal = lock_proposal(session=turn.session, proposal_id=proposal_id) if editing \
+            else get_proposal(session=turn.session, proposal_id=proposal_id)
+    if proposal is None or proposal.proposer_member_id != _member(turn).id:
+        logger.warning("refused proposal %s to member %s", proposal_id, _member(turn).id)
+        raise Refused(texts.NOT_YOUR_PROPOSAL)
+    if editing and proposal.status not in EDITABLE:
+        if proposal.status == ProposalStatus.SUBMITTED:
+            raise Refused(texts.PROPOSAL_LOCKED)
+        raise Refused(f"提案 {_named(proposal)} 秘書室已決定：{_status(proposal)}，無法再修改。")
+    return proposal
+
+
+def _token_proposal(turn: Turn, token: Token, *, editing: bool) -> Proposal:
+    try:
+        proposal_id = token.int_arg(0)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    return _own(turn, proposal_id, editing=editing)
+
+
+def _token_index(token: Token, size: int) -> int:
+    try:
+        index = token.int_arg(1)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    if index >= size:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    return index
+
+
+# --- writing: starting, asking, answering ----------------------------------------------------
+
+
+def start(turn: Turn) -> None:
+    """創意提案: continue the member's draft, choose among several, or begin a new one."""
+    member = _member(turn)
+    assert member.id is not None
+    drafts = open_proposals(session=turn.session, proposer_member_id=member.id)
+    empty = [p for p in drafts if p.status == ProposalStatus.DRAFT
+             and len(missing_fields(turn, p)) == len(FIELDS)]
+    if not drafts:
+        new_proposal(turn)
+        return
+    if len(drafts) == 1 and empty:
+        ask_field(turn, drafts[0], "title", prefix=texts.PROPOSAL_INTRO)
+        return
+    lines = [f"您有 {len(drafts)} 份尚未送出的創意提案："]
+    choices: list[Choice] = []
+    for number, proposal in enumerate(drafts, start=1):
+        lines.append(f"{number}. {_draft_line(turn, proposal)}")
+        if number <= LIST_BUTTONS:
+            choices.append(turn.choice(f"繼續「{_quote(_title(proposal), 8)}」", "pc",
+                                       proposal.id))
+    lines.append("請選擇要繼續的提案，或提出新提案。")
+    turn.state.to_menu()
+    turn.say("\n".join(lines), [*choices, turn.choice(texts.PROPOSAL_NEW, "pw"),
+                                turn.menu_choice(texts.MENU, "menu")])
+
+
+def _draft_line(turn: Turn, proposal: Proposal) -> str:
+    filled = len(FIELDS) - len(missing_fields(turn, proposal))
+    if proposal.status == ProposalStatus.MORE_INFO:
+        return (f"{_named(proposal)} 待補件：{_quote(proposal.decision_note or '', 30)}")
+    return f"「{_title(proposal)}」草稿，已填 {filled}/{len(FIELDS)} 項"
+
+
+def new_proposal(turn: Turn) -> None:
+    """A new draft, starting at its name."""
+    proposal = create_proposal(session=turn.session, proposer=_member(turn),
+                               roc_year=Period.of(turn.now).roc_year, now=turn.now)
+    ask_field(turn, proposal, "title", prefix=texts.PROPOSAL_INTRO)
+
+
+def resume(turn: Turn, proposal: Proposal, *, prefix: str | None = None) -> None:
+    """Continue a draft: its first missing field, else its review."""
+    if proposal.status == ProposalStatus.MORE_INFO:
+        request = f"秘書室請您補充：{proposal.decision_note}" if proposal.decision_note \
+            else "秘書室請您補充資料。"
+        show_review(turn, proposal, prefix=f"{request}\n請按「{texts.PROPOSAL_EDIT}」修改，"
+                                           f"改好後按「{texts.PROPOSAL_SUBMIT}」重新送出。")
+        return
+    missing = missing_fields(turn, proposal)
+    if missing:
+        ask_field(turn, proposal, missing[0],
+                  prefix=prefix or f"繼續填寫提案「{_title(proposal)}」。")
+    else:
+        show_review(turn, proposal, prefix=prefix)
+
+
+def ask_field(turn: Turn, proposal: Proposal, name: str, *, prefix: str | None = None) -> None:
+    """Ask for one field of the template (the kind with its 8 buttons; 附件 for files too)."""
+    assert proposal.id is not None
+    state = turn.state
+    state.to_menu()
+    state.mode, state.proposal_id, state.proposal_field = Mode.PROPOSAL_FIELD, proposal.id, name
+    index = FIELD_NAMES.index(name)
+    field = FIELDS[index]
+    lines = [f"第 {index + 1}/{len(FIELDS)} 項　{field.label}", texts.PROPOSAL_PROMPTS[name]]
+    choices: list[Choice] = []
+    if name == "kind":
+        kinds = _kinds(turn)
+        lines += [f"{n}. {kind}" for n, kind in enumerate(kinds, start=1)]
+        choices += [turn.choice(kind, "pk", proposal.id, n) for n, kind in enumerate(kinds)]
+    current = (getattr(proposal, name) or "").strip()
+    if current:
+        lines.append(f"目前內容：{_quote(current, 60)}")
+    if name == "evidence_note":
+        files = _files(turn, proposal)
+        if files:
+            names = "、".join(f.filename or "（未命名）" for f in files)
+            lines.append(f"已附檔案 {len(files)} 件：{names}")
+        onward = texts.PROPOSAL_DONE
+    else:
+        onward = texts.PROPOSAL_KEEP if current else texts.SKIP
+        lines.append(f"（不確定可先按「{texts.SKIP}」，之後再補。）" if not current else
+                     f"（輸入新內容會取代目前內容；按「{texts.PROPOSAL_KEEP}」不變。）")
+    choices.append(turn.choice(onward, "px", proposal.id, index))
+    if index > 0:
+        choices.append(turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, index - 1))
+    choices += [turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id),
+                turn.choice(texts.PAUSE, "pz", proposal.id)]
+    text = "\n".join(lines)
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+
+
+def _ask_more(turn: Turn, proposal: Proposal, name: str, *, prefix: str) -> None:
+    """After benefits without numbers: invite a quantified addition."""
+    assert proposal.id is not None
+    turn.state.mode, turn.state.proposal_field = Mode.PROPOSAL_MORE, name
+    index = FIELD_NAMES.index(name)
+    turn.say(f"{prefix}{texts.PROPOSAL_NEEDS_NUMBERS.format(next=texts.PROPOSAL_NEXT)}",
+             [turn.choice(texts.PROPOSAL_NEXT, "px", proposal.id, index),
+              turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, index),
+              turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id),
+              turn.choice(texts.PAUSE, "pz", proposal.id)])
+
+
+def go_next(turn: Turn, proposal: Proposal, after: str | None, *,
+            prefix: str | None = None) -> None:
+    """The next field still missing after ``after``; the review when none is left."""
+    missing = missing_fields(turn, proposal)
+    start_at = FIELD_NAMES.index(after) + 1 if after in FIELD_NAMES else 0
+    for name in FIELD_NAMES[start_at:]:
+        if name in missing:
+            ask_field(turn, proposal, name, prefix=prefix)
+            return
+    show_review(turn, proposal, prefix=prefix)
+
+
+def _save(turn: Turn, proposal: Proposal, values: dict[str, str | None]) -> None:
+    update_proposal(session=turn.session, proposal=proposal, values=values,
+                    member=_member(turn), now=turn.now)
+
+
+def _answer(turn: Turn, proposal: Proposal, name: str, text: str) -> None:
+    """A typed answer to the field being asked."""
+    cleaned = text.strip()
+    label = FIELD_BY_NAME[name].label
+    if not cleaned:
+        ask_field(turn, proposal, name, prefix=f"請輸入{label}，或按「{texts.SKIP}」。")
+        return
+    if name == "title":
+        if len(cleaned) > TITLE_MAX or "\n" in cleaned:
+            ask_field(turn, proposal, name, prefix=f"名稱請在 {TITLE_MAX} 字以內、寫成一行；"
+                                                   "詳細內容請寫在後面的項目。")
+            return
+        _save(turn, proposal, {"title": cleaned})
+        go_next(turn, proposal, name, prefix=f"已記錄創意服務名稱：「{cleaned}」。")
+    elif name == "kind":
+        kind = match_kind(cleaned, _kinds(turn))
+        if kind is None:
+            ask_field(turn, proposal, name, prefix=f"「{_quote(cleaned, 20)}」不是這 8 種類型之一，"
+                                                   "請按下方按鈕或輸入編號 1-8。")
+            return
+        _save(turn, proposal, {"kind": kind})
+        go_next(turn, proposal, name, prefix=f"已記錄創新服務類型：{kind}。")
+    elif name == "evidence_note":
+        old = (proposal.evidence_note or "").strip()
+        _save(turn, proposal, {"evidence_note": f"{old}\n{cleaned}" if old else cleaned})
+        ask_field(turn, proposal, name, prefix=f"已記錄附件說明：{_quote(cleaned)}")
+    else:
+        _save(turn, proposal, {name: cleaned})
+        if name in QUANTIFIED and not has_numbers(cleaned):
+            _ask_more(turn, proposal, name, prefix=f"已記錄{label}。")
+            return
+        go_next(turn, proposal, name, prefix=f"已記錄{label}。")
+
+
+def _add_numbers(turn: Turn, proposal: Proposal, name: str, text: str) -> None:
+    """The quantified addition to a benefits field."""
+    cleaned = text.strip()
+    if cleaned:
+        old = (getattr(proposal, name) or "").strip()
+        _save(turn, proposal, {name: f"{old}\n{cleaned}" if old else cleaned})
+    go_next(turn, proposal, name, prefix=f"已補充{FIELD_BY_NAME[name].label}。" if cleaned
+            else None)
+
+
+def _apply_paste(turn: Turn, proposal: Proposal | None, pasted: PastedProposal) -> None:
+    """Fill a proposal from a pasted text, then ask for what is still missing."""
+    if proposal is None:
+        proposal = create_proposal(session=turn.session, proposer=_member(turn),
+                                   roc_year=Period.of(turn.now).roc_year, now=turn.now)
+    values: dict[str, str | None] = dict(pasted.fields)
+    _save(turn, proposal, values)
+    taken = "、".join(FIELD_BY_NAME[n].label for n in FIELD_NAMES if n in values)
+    notes = [f"已從貼上的內容填入 {len(values)} 項：{taken}。" if values
+             else "貼上的內容沒有可用的段落。"]
+    if pasted.unknown_kind:
+        notes.append(f"類型「{_quote(pasted.unknown_kind, 20)}」不是 8 種創新服務類型之一，"
+                     "請重新選擇。")
+    if pasted.long_title:
+        notes.append(f"名稱超過 {TITLE_MAX} 字，請另外輸入較短的名稱。")
+    missing = missing_fields(turn, proposal)
+    if missing:
+        labels = "、".join(FIELD_BY_NAME[n].label for n in missing)
+        notes.append(f"還缺 {len(missing)} 項：{labels}。")
+    go_next(turn, proposal, None, prefix="\n".join(notes))
+
+
+def paste_new(turn: Turn, text: str) -> bool:
+    """A whole proposal pasted at the menu starts a new draft; False if it is not one."""
+    pasted = split_proposal(text, _kinds(turn), agency=_agency(turn).name)
+    if not pasted.is_proposal:
+        return False
+    _apply_paste(turn, None, pasted)
+    return True
+
+
+def handle_text(turn: Turn, text: str, command: Command | None) -> bool:
+    """Typed input while writing or deciding a proposal; False if it is not for this flow."""
+    mode = turn.state.mode
+    if mode == Mode.PROPOSAL_DECISION:
+        if command is not None and command.name in ("cancel", "menu"):
+            return False
+        _decision_note(turn, text)
+        return True
+    if mode not in PROPOSER_MODES:
+        return False
+    name = turn.state.proposal_field
+    if command is None:
+        proposal = _own(turn, turn.state.proposal_id, editing=True)
+        pasted = split_proposal(text, _kinds(turn), agency=_agency(turn).name)
+        if pasted.is_proposal:
+            _apply_paste(turn, proposal, pasted)
+        elif mode == Mode.PROPOSAL_REVIEW or name not in FIELD_NAMES:
+            show_review(turn, proposal, prefix=f"請按「{texts.PROPOSAL_SUBMIT}」送出，或按"
+                                               f"「{texts.PROPOSAL_EDIT}」修改。")
+        elif mode == Mode.PROPOSAL_MORE:
+            _add_numbers(turn, proposal, name, text)
+        else:
+            _answer(turn, proposal, name, text)
+        return True
+    return _command(turn, command)
+
+
+def _command(turn: Turn, command: Command) -> bool:
+    """略過, 上一項, 檢視, 送出, 暫停, 取消, 跳到 N and 創意提案 while writing."""
+    name = turn.state.proposal_field
+    if command.name in ("skip", "next", "back", "goto", "review", "submit", "confirm",
+                        "pause", "cancel", "propose"):
+        proposal = _own(turn, turn.state.proposal_id, editing=False)
+        if proposal.status not in EDITABLE:
+            return False
+    else:
+        return False
+    at = name if name in FIELD_NAMES else None
+    if command.name in ("skip", "next"):
+        if turn.state.mode == Mode.PROPOSAL_REVIEW:
+            show_review(turn, proposal)
+        else:
+            go_next(turn, proposal, at)
+    elif command.name == "back":
+        position = FIELD_NAMES.index(at) if at else len(FIELDS)
+        ask_field(turn, proposal, FIELD_NAMES[max(position - 1, 0)])
+    elif command.name == "goto":
+        number = to_halfwidth(command.arg).strip()
+        if number.isdigit() and 1 <= int(number) <= len(FIELDS):
+            ask_field(turn, proposal, FIELD_NAMES[int(number) - 1])
+        else:
+            show_review(turn, proposal, prefix=f"請輸入 1 到 {len(FIELDS)} 的項次，"
+                                               "例如：跳到 3。")
+    elif command.name == "review":
+        show_review(turn, proposal)
+    elif command.name in ("submit", "confirm"):
+        if turn.state.mode == Mode.PROPOSAL_REVIEW:
+            submit(turn, _own(turn, proposal.id, editing=True))
+        else:
+            show_review(turn, proposal, prefix=f"請確認以下內容，再按「{texts.PROPOSAL_SUBMIT}」。")
+    elif command.name in ("pause", "cancel"):
+        pause(turn, proposal)
+    else:
+        resume(turn, proposal)
+    return True
+
+
+def pause(turn: Turn, proposal: Proposal) -> None:
+    """暫停: the draft is kept; say how to come back."""
+    turn.state.to_menu()
+    turn.say(f"提案草稿「{_title(proposal)}」已儲存。隨時輸入「{texts.PROPOSE}」或按下方按鈕即可繼續。",
+             main_menu_choices(turn))
+
+
+def handle_attachment(turn: Turn) -> None:
+    """A photo or file while writing a proposal: kept under 肆、附件."""
+    attachment = turn.incoming.attachment
+    assert attachment is not None
+    proposal = _own(turn, turn.state.proposal_id, editing=True)
+    limit = turn.config.max_evidence_bytes
+    if attachment.size > limit:
+        redraw(turn, prefix=f"檔案太大（{_size(attachment.size)}），附件上限為 {_size(limit)}。"
+                            "請壓縮後再傳，或改傳雲端連結。")
+        return
+    try:
+        digest, path = turn.config.evidence.save(attachment.content)
+    except EvidenceStoreError:
+        logger.exception("evidence store failed for proposal %s", proposal.id)
+        redraw(turn, prefix=texts.EVIDENCE_STORE_FAILED)
+        return
+    add_proposal_attachment(
+        session=turn.session, proposal=proposal, member=_member(turn), now=turn.now,
+        attachment=Attachment(channel=turn.incoming.channel,
+                              platform_file_id=attachment.platform_file_id,
+                              filename=attachment.filename, mime_type=attachment.mime_type,
+                              size=attachment.size, sha256=digest, stored_path=path))
+    kind = "照片" if attachment.kind == "photo" else "檔案"
+    name = f"「{attachment.filename}」" if attachment.filename else ""
+    redraw(turn, prefix=f"已收到{kind}{name}（{_size(attachment.size)}），列入「肆、附件」。")
+
+
+def redraw(turn: Turn, *, prefix: str | None = None) -> bool:
+    """Show again the step of the proposal being written; False if there is none."""
+    state = turn.state
+    proposal = get_proposal(session=turn.session, proposal_id=state.proposal_id) \
+        if state.proposal_id is not None else None
+    if proposal is None or turn.member is None or proposal.proposer_member_id != turn.member.id \
+            or proposal.status not in EDITABLE:
+        return False
+    name = state.proposal_field
+    if state.mode == Mode.PROPOSAL_FIELD and name in FIELD_NAMES:
+        ask_field(turn, proposal, name, prefix=prefix)
+    elif state.mode == Mode.PROPOSAL_MORE and name in FIELD_NAMES:
+        _ask_more(turn, proposal, name, prefix=f"{prefix}\n" if prefix else "")
+    else:
+        show_review(turn, proposal, prefix=prefix)
+    return True
+
+
+# --- review and submission -------------------------------------------------------------------
+
+
+def review_text(turn: Turn, proposal: Proposal) -> str:
+    """The whole proposal as 附錄1 lays it out, with its status and what is missing."""
+    if proposal.status == ProposalStatus.DRAFT:
+        filled = len(FIELDS) - len(missing_fields(turn, proposal))
+        head = f"【提案檢視】草稿（已填 {filled}/{len(FIELDS)} 項）"
+    else:
+        head = f"【提案檢視】{proposal.reference}（{_status(proposal)}）"
+    body = [block.text for block in outline(build_proposal_document(turn.session, proposal))]
+    lines = [head, *body]
+    decision = _decision_line(turn, proposal)
+    if decision:
+        lines += ["", decision]
+    if proposal.status in EDITABLE:
+        needed = unmet(proposal)
+        optional = [FIELD_BY_NAME[n].label for n in missing_fields(turn, proposal)
+                    if FIELD_BY_NAME[n].label not in needed]
+        lines.append("")
+        if needed:
+            lines.append(f"送出前還需要填寫：{'、'.join(needed)}。")
+        else:
+            lines.append(f"內容已可送出，請確認後按「{texts.PROPOSAL_SUBMIT}」。")
+        if optional and needed != optional:
+            lines.append(f"尚未填寫（可補充）：{'、'.join(optional)}。")
+    return "\n".join(lines)
+
+
+def _decision_line(turn: Turn, proposal: Proposal) -> str | None:
+    if proposal.decided_at is None or proposal.status in (ProposalStatus.DRAFT,
+                                                          ProposalStatus.SUBMITTED):
+        return None
+    who = turn.session.get(Member, proposal.decided_by_member_id) \
+        if proposal.decided_by_member_id else None
+    line = (f"秘書室決定：{_status(proposal)}（{format_roc_date(proposal.decided_at)}"
+            f"{'，' + who.name if who else ''}）")
+    return f"{line}\n{proposal.decision_note}" if proposal.decision_note else line
+
+
+def show_review(turn: Turn, proposal: Proposal, *, prefix: str | None = None) -> None:
+    """The whole proposal, with 送出提案 (or what is missing) and 修改內容."""
+    assert proposal.id is not None
+    text = review_text(turn, proposal)
+    text = f"{prefix}\n\n{text}" if prefix else text
+    turn.state.to_menu()
+    turn.state.proposal_id = proposal.id
+    if proposal.status not in EDITABLE:
+        turn.say(text, [turn.menu_choice(texts.PROPOSALS, "proposals"),
+                        turn.menu_choice(texts.MENU, "menu")])
+        return
+    turn.state.mode = Mode.PROPOSAL_REVIEW
+    missing = missing_fields(turn, proposal)
+    if unmet(proposal):
+        first = next(n for n in FIELD_NAMES if n in missing)
+        onward = turn.choice(texts.CONTINUE, "pf", proposal.id, FIELD_NAMES.index(first))
+    else:
+        onward = turn.choice(texts.PROPOSAL_SUBMIT, "ps", proposal.id)
+    turn.say(text, [onward, turn.choice(texts.PROPOSAL_EDIT, "pe", proposal.id),
+                    turn.choice(texts.PAUSE, "pz", proposal.id),
+                    turn.menu_choice(texts.MENU, "menu")])
+
+
+def edit_menu(turn: Turn, proposal: Proposal) -> None:
+    """修改內容: one button per field of the template."""
+    assert proposal.id is not None
+    turn.state.mode = Mode.PROPOSAL_REVIEW
+    turn.state.proposal_id = proposal.id
+    choices = [turn.choice(field.label, "pf", proposal.id, index)
+               for index, field in enumerate(FIELDS)]
+    turn.say("要修改哪一項？（也可以輸入「跳到 N」，N 為 1-10 的項次）",
+             [*choices, turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id)])
+
+
+def submit(turn: Turn, proposal: Proposal) -> None:
+    """送出提案: number it, give the receipt, send the card and the files to the secretariat."""
+    needed = unmet(proposal)
+    if needed:
+        show_review(turn, proposal, prefix=f"還不能送出，請先填寫：{'、'.join(needed)}。")
+        return
+    member = _member(turn)
+    again = proposal.reference is not None
+    reference = submit_proposal(session=turn.session, proposal=proposal, member=member,
+                                roc_year=Period.of(turn.now).roc_year, now=turn.now)
+    when = texts.roc_datetime(turn.now)
+    section = turn.session.get(Section, proposal.section_id) if proposal.section_id else None
+    section_name = section.name if section else "—"
+    turn.state.to_menu()
+    turn.state.proposal_id = proposal.id
+    rows = (("提案編號", reference), ("創意服務名稱", _title(proposal)),
+            ("創新服務類型", proposal.kind or "—"), ("送出時間", when))
+    turn.say("\n".join(["創意提案已送出" + ("（補件後重新送出）" if again else ""),
+                        *(f"{label}：{value}" for label, value in rows), "",
+                        "秘書室決定後會通知您（採用、不採用、已實施或請補件）。"]),
+             main_menu_choices(turn),
+             card=Card(f"創意提案 {reference}", rows, "秘書室決定後會通知您。"))
+    summary = summary_of(proposal)
+    notice = Outgoing(
+        "\n".join([f"【創意提案】{reference}" + ("（補件後重新送出）" if again else ""),
+                   f"創意服務名稱：{_title(proposal)}",
+                   f"創新服務類型：{proposal.kind or '—'}",
+                   f"提案課室：{section_name}",
+                   f"提案人：{member.name}（{when} 送出）",
+                   f"摘要：{summary}",
+                   "提案全文如附（ODT、DOCX）。"]),
+        choices=decision_choices(proposal),
+        card=Card(f"創意提案 {reference}", (("名稱", _title(proposal)),
+                                           ("類型", proposal.kind or "—"),
+                                           ("課室", section_name), ("提案人", member.name)),
+                  summary),
+        meta={"kind": "proposal", "proposal_id": proposal.id})
+    destinations = secretariat_destinations(session=turn.session, agency_id=proposal.agency_id)
+    key = f"proposal:{proposal.id}:{mark_of(proposal)}"
+    turn.notify(destinations, notice, key=key)
+    for number, document in enumerate(_documents(turn, proposal), start=1):
+        turn.notify(destinations, document, key=f"{key}:file{number}")
+
+
+# --- the secretariat's decisions -------------------------------------------------------------
+
+
+def decision_choices(proposal: Proposal) -> tuple[Choice, ...]:
+    """The decisions that can be taken now, as buttons bound to the proposal's mark."""
+    mark = mark_of(proposal)
+    return tuple(Choice(label, Token(0, verb, (str(proposal.id), mark)).encode())
+                 for verb, (label, decision) in DECISION_VERBS.items()
+                 if proposal.status in DECISIONS[decision])
+
+
+def _decidable(turn: Turn, proposal_id: int | None, mark: str | None) -> Proposal:
+    """The proposal, locked, if it is still where it was when the decision began."""
+    _require_desk(turn)
+    proposal = lock_proposal(session=turn.session, proposal_id=proposal_id) \
+        if proposal_id is not None else None
+    if proposal is None or proposal.agency_id != _member(turn).agency_id \
+            or proposal.status == ProposalStatus.DRAFT:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    if mark_of(proposal) != mark:
+        logger.info("stale decision on proposal %s (mark %s, now %s)", proposal.id, mark,
+                    mark_of(proposal))
+        raise Refused(_moved_on(turn, proposal))
+    return proposal
+
+
+def _moved_on(turn: Turn, proposal: Proposal) -> str:
+    if proposal.status == ProposalStatus.SUBMITTED:
+        return f"提案 {_named(proposal)} 已更新後重新送出，這個按鈕已失效，請使用最新通知的按鈕。"
+    who = turn.session.get(Member, proposal.decided_by_member_id) \
+        if proposal.decided_by_member_id else None
+    when = format_roc_date(proposal.decided_at) if proposal.decided_at else ""
+    return (f"提案 {_named(proposal)} 已由{who.name if who else '秘書室'}於{when}決定："
+            f"{_status(proposal)}，這個按鈕已失效。")
+
+
+def handle_stepless(turn: Turn, token: Token) -> None:
+    """Buttons on notices: the secretariat's decisions, the proposer's 補充提案."""
+    if token.verb == "po":
+        resume(turn, _token_proposal(turn, token, editing=True))
+        return
+    try:
+        proposal_id, mark = token.int_arg(0), token.arg(1)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    proposal = _decidable(turn, proposal_id, mark)
+    decision = DECISION_VERBS[token.verb][1]
+    if proposal.status not in DECISIONS[decision]:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    if decision == ProposalStatus.ADOPTED:
+        _decide(turn, proposal, decision, None)
+        return
+    state = turn.state
+    state.to_menu()
+    state.mode, state.proposal_id = Mode.PROPOSAL_DECISION, proposal.id
+    state.proposal_field, state.proposal_mark = decision.value, mark
+    turn.say(f"{_named(proposal)}：{DECISION_VERBS[token.verb][0]}。\n"
+             f"{_DECISION_PROMPTS[decision]}", [turn.choice(texts.CANCEL, "x")])
+
+
+def _decision_note(turn: Turn, text: str) -> None:
+    """The reason, URL or request typed after 不採用, 已實施 or 請補件."""
+    state = turn.state
+    try:
+        decision = ProposalStatus(state.proposal_field or "")
+    except ValueError:
+        decision = None
+    if decision not in _DECISION_PROMPTS:
+        state.to_menu()
+        raise Refused(texts.UNKNOWN_BUTTON)
+    assert decision is not None
+    proposal = _decidable(turn, state.proposal_id, state.proposal_mark)
+    note = text.strip()
+    if not note or (decision == ProposalStatus.IMPLEMENTED and not _CHECKABLE.search(note)):
+        turn.say(("請輸入內容。" if not note else "這看起來不像網址或地址。")
+                 + _DECISION_PROMPTS[decision], [turn.choice(texts.CANCEL, "x")])
+        return
+    _decide(turn, proposal, decision, note)
+
+
+def _decide(turn: Turn, proposal: Proposal, decision: ProposalStatus, note: str | None) -> None:
+    member = _member(turn)
+    decide_proposal(session=turn.session, proposal=proposal, decision=decision, member=member,
+                    now=turn.now, note=note)
+    turn.state.to_menu()
+    turn.state.proposal_mark = None
+    proposer = turn.session.get(Member, proposal.proposer_member_id) \
+        if proposal.proposer_member_id else None
+    told = f"已通知提案人 {proposer.name}。" if proposer else ""
+    detail = f"\n{note}" if note else ""
+    turn.say(f"已決定：{_named(proposal)} {_status(proposal)}。{told}{detail}",
+             [*decision_choices(proposal), turn.menu_choice(texts.PROPOSALS, "proposals"),
+              turn.menu_choice(texts.MENU, "menu")])
+    if proposer is None or proposer.id is None:
+        return
+    message = f"【提案決定】您的創意提案 {_named(proposal)}" \
+              + _TOLD[decision].format(note=note or "")
+    choices: tuple[Choice, ...] = ()
+    if decision == ProposalStatus.MORE_INFO:
+        choices = (Choice(texts.PROPOSAL_MORE_INFO_BUTTON,
+                          Token(0, "po", (str(proposal.id),)).encode()),)
+    turn.notify(member_destinations(session=turn.session, member_id=proposer.id),
+                Outgoing(message, choices), key=f"proposal:{proposal.id}:{mark_of(proposal)}:told")
+
+
+# --- buttons of the flow ---------------------------------------------------------------------
+
+
+def handle_action(turn: Turn, token: Token) -> None:
+    """A button of the proposal flow (the step was checked by the dispatcher)."""
+    verb = token.verb
+    if verb == "pw":
+        new_proposal(turn)
+    elif verb == "pl":
+        _list_button(turn, token)
+    elif verb == "pv":
+        view(turn, token)
+    elif verb == "pc":
+        resume(turn, _token_proposal(turn, token, editing=True))
+    else:
+        proposal = _token_proposal(turn, token, editing=True)
+        if verb == "pf":
+            ask_field(turn, proposal, FIELD_NAMES[_token_index(token, len(FIELDS))])
+        elif verb == "px":
+            go_next(turn, proposal, FIELD_NAMES[_token_index(token, len(FIELDS))])
+        elif verb == "pk":
+            kinds = _kinds(turn)
+            kind = kinds[_token_index(token, len(kinds))]
+            _save(turn, proposal, {"kind": kind})
+            go_next(turn, proposal, "kind", prefix=f"已記錄創新服務類型：{kind}。")
+        elif verb == "pr":
+            show_review(turn, proposal)
+        elif verb == "pe":
+            edit_menu(turn, proposal)
+        elif verb == "ps":
+            if turn.state.mode != Mode.PROPOSAL_REVIEW:
+                raise Refused(texts.STALE_BUTTON)
+            submit(turn, proposal)
+        elif verb == "pz":
+            pause(turn, proposal)
+        else:  # pragma: no cover - the dispatcher sends only VERBS here
+            raise Refused(texts.UNKNOWN_BUTTON)
+
+
+def view(turn: Turn, token: Token) -> None:
+    """開啟 a proposal from a list: one's own, or any submitted one for the secretariat."""
+    try:
+        proposal = get_proposal(session=turn.session, proposal_id=token.int_arg(0))
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    member = _member(turn)
+    own = proposal is not None and proposal.proposer_member_id == member.id
+    if proposal is None or proposal.agency_id != member.agency_id or not (
+            own or (turn.is_secretariat and proposal.status != ProposalStatus.DRAFT)):
+        raise Refused(texts.NOT_YOUR_PROPOSAL)
+    if own and proposal.status in EDITABLE:
+        resume(turn, proposal)
+        return
+    show_review(turn, proposal)
+    if turn.is_secretariat:
+        choices = decision_choices(proposal)
+        if choices:
+            turn.replies[-1] = Outgoing(turn.replies[-1].text,
+                                        (*choices, *turn.replies[-1].choices))
+        turn.replies.extend(_documents(turn, proposal))
+
+
+# --- 提案清單 ---------------------------------------------------------------------------------
+
+_STATUS_WORDS = {
+    "待決定": ProposalStatus.SUBMITTED, "已送出": ProposalStatus.SUBMITTED,
+    "待補件": ProposalStatus.MORE_INFO, "補件": ProposalStatus.MORE_INFO,
+    "補件中": ProposalStatus.MORE_INFO, "採用": ProposalStatus.ADOPTED,
+    "已採用": ProposalStatus.ADOPTED, "不採用": ProposalStatus.REJECTED,
+    "已實施": ProposalStatus.IMPLEMENTED, "實施": ProposalStatus.IMPLEMENTED,
+}
+_LISTED = (ProposalStatus.SUBMITTED, ProposalStatus.MORE_INFO, ProposalStatus.ADOPTED,
+           ProposalStatus.IMPLEMENTED, ProposalStatus.REJECTED)
+_LIST_USAGE = ("格式：提案清單 [年度] [狀態] [課室] [類型]，例如：提案清單 115 待決定 規劃課。"
+               "狀態：待決定、待補件、採用、已實施、不採用；「全部」列出所有年度。")
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Which proposals 提案清單 shows."""
+
+    roc_year: int | None
+    statuses: tuple[ProposalStatus, ...] = _LISTED
+    section: Section | None = None
+    kind: str | None = None
+
+    def describe(self) -> str:
+        """``115年度；待決定；規劃課``."""
+        parts = [f"{self.roc_year}年度" if self.roc_year else "全部年度"]
+        if self.statuses != _LISTED:
+            parts.append("、".join(texts.PROPOSAL_STATUS_LABELS[s] for s in self.statuses))
+        if self.section is not None:
+            parts.append(self.section.name)
+        if self.kind:
+            parts.append(self.kind)
+        return "；".join(parts)
+
+
+def parse_filter(turn: Turn, arg: str) -> ListFilter:
+    """提案清單's words: a year (115, 115年), 全部, a status, a section, a kind."""
+    roc_year: int | None = Period.of(turn.now).roc_year
+    statuses: list[ProposalStatus] = []
+    section: Section | None = None
+    kind: str | None = None
+    agency = _agency(turn)
+    for word in re.split(r"[\s、,，]+", to_halfwidth(arg).strip()):
+        if not word:
+            continue
+        year = re.fullmatch(r"(\d{2,3})年?度?", word)
+        if year:
+            roc_year = int(year.group(1))
+        elif word in ("全部", "所有", "全部年度"):
+            roc_year = None
+        elif word in _STATUS_WORDS:
+            statuses.append(_STATUS_WORDS[word])
+        elif (found := _section_named(turn, agency, word)) is not None:
+            section = found
+        elif (named := match_kind(word, _kinds(turn))) is not None:
+            kind = named
+        else:
+            raise Refused(f"看不懂「{_quote(word, 20)}」。{_LIST_USAGE}")
+    return ListFilter(roc_year, tuple(dict.fromkeys(statuses)) or _LISTED, section, kind)
+
+
+def _section_named(turn: Turn, agency: Agency, name: str) -> Section | None:
+    try:
+        return get_section(session=turn.session, agency=agency, name=name)
+    except NotFound:
+        return None
+
+
+def show_list(turn: Turn, arg: str = "") -> None:
+    """提案清單: the office's proposals for the secretariat, one's own for anyone else."""
+    if not turn.is_secretariat:
+        _own_list(turn)
+        return
+    _office_list(turn, parse_filter(turn, arg))
+
+
+def _list_button(turn: Turn, token: Token) -> None:
+    _require_desk(turn)
+    try:
+        code, year = token.arg(0), token.int_arg(1)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    if code != "all" and code not in STATUS_CODES:
+        raise Refused(texts.UNKNOWN_BUTTON)
+    statuses = _LISTED if code == "all" else (STATUS_CODES[code],)
+    _office_list(turn, ListFilter(year or None, statuses))
+
+
+def _office_list(turn: Turn, wanted: ListFilter) -> None:
+    _require_desk(turn)
+    agency = _agency(turn)
+    assert agency.id is not None
+    found = list_proposals(session=turn.session, agency_id=agency.id, statuses=wanted.statuses,
+                           roc_year=wanted.roc_year,
+                           section_id=wanted.section.id if wanted.section else None,
+                           kind=wanted.kind)
+    sections = {s.id: s.name for s in list_sections(session=turn.session, agency=agency)}
+    names = {m.id: m.name for m in (turn.session.get(Member, p.proposer_member_id)
+                                    for p in found if p.proposer_member_id) if m}
+    lines = [f"創意提案清單（{wanted.describe()}；共 {len(found)} 件）"]
+    for status in wanted.statuses:
+        group = [p for p in found if p.status == status]
+        if not group:
+            continue
+        lines.append(f"【{texts.PROPOSAL_STATUS_LABELS[status]}】{len(group)} 件")
+        for proposal in group:
+            when = proposal.decided_at if status != ProposalStatus.SUBMITTED \
+                else proposal.submitted_at
+            lines.append(f"・{_named(proposal)} {sections.get(proposal.section_id, '—')} "
+                         f"{names.get(proposal.proposer_member_id, '—')}｜{proposal.kind or '—'}"
+                         f"｜{format_roc_date(when) if when else ''}")
+    if not found:
+        lines.append("目前沒有符合的提案。")
+    turn.state.to_menu()
+    order = {status: n for n, status in enumerate(_LISTED)}
+    openable = sorted(found, key=lambda p: (order.get(ProposalStatus(p.status), 9), p.id or 0))
+    choices = [turn.choice(f"開啟 {p.reference}", "pv", p.id) for p in openable[:LIST_BUTTONS]]
+    year = wanted.roc_year or 0
+    choices += [turn.choice(texts.PROPOSAL_STATUS_LABELS[s], "pl", _CODE_OF[s], year)
+                for s in _LISTED if (s,) != wanted.statuses]
+    if wanted.statuses != _LISTED:
+        choices.append(turn.choice("全部狀態", "pl", "all", year))
+    turn.say("\n".join(lines), [*choices, turn.menu_choice(texts.MENU, "menu")])
+
+
+def _own_list(turn: Turn) -> None:
+    member = _member(turn)
+    assert member.id is not None
+    mine = list_proposals(session=turn.session, agency_id=member.agency_id,
+                          proposer_member_id=member.id)
+    lines = [f"我的創意提案（共 {len(mine)} 件）"]
+    choices: list[Choice] = []
+    for proposal in reversed(mine):
+        if proposal.status in EDITABLE:
+            lines.append(f"・{_draft_line(turn, proposal)}")
+        else:
+            decided = f"（{format_roc_date(proposal.decided_at)}）" if proposal.decided_at else ""
+            lines.append(f"・{_named(proposal)}：{_status(proposal)}{decided}")
+        if len(choices) < LIST_BUTTONS:
+            choices.append(turn.choice(f"開啟 {proposal.reference or _quote(_title(proposal), 8)}",
+                                       "pv", proposal.id))
+    if not mine:
+        lines.append(f"還沒有提案。按「{texts.PROPOSAL_NEW}」提出第一份創意提案。")
+    turn.state.to_menu()
+    turn.say("\n".join(lines), [*choices, turn.choice(texts.PROPOSAL_NEW, "pw"),
+                                turn.menu_choice(texts.MENU, "menu")])
