@@ -192,9 +192,9 @@ def _documents(turn: Turn, proposal: Proposal) -> list[Outgoing]:
     """The proposal as ODT and DOCX, one message each."""
     document = build_proposal_document(turn.session, proposal)
     stem = _FILENAME_UNSAFE.sub("_", f"{proposal.reference or '草稿'}_{_title(proposal)}")[:60]
-    return [Outgoing(f"{_named(proposal)} 提案全文（ODT）",
+    return [Outgoing(f"{_named(proposal)}提案全文（ODT）",
                      document=Document(f"{stem}.odt", proposal_odt(document), ODT)),
-            Outgoing(f"{_named(proposal)} 提案全文（DOCX）",
+            Outgoing(f"{_named(proposal)}提案全文（DOCX）",
                      document=Document(f"{stem}.docx", proposal_docx(document), DOCX))]
 
 
@@ -761,7 +761,7 @@ def _decide(turn: Turn, proposal: Proposal, decision: ProposalStatus, note: str 
         if proposal.proposer_member_id else None
     told = f"已通知提案人 {proposer.name}。" if proposer else ""
     detail = f"\n{note}" if note else ""
-    turn.say(f"已決定：{_named(proposal)} {_status(proposal)}。{told}{detail}",
+    turn.say(f"已決定：{_named(proposal)}，{_status(proposal)}。{told}{detail}",
              [*decision_choices(proposal), turn.menu_choice(texts.PROPOSALS, "proposals"),
               turn.menu_choice(texts.MENU, "menu")])
     if proposer is None or proposer.id is None:

@@ -314,7 +314,7 @@ def test_adopt_then_implemented_with_an_address_and_the_proposer_is_told(office)
     secretary = office.chat("陳秘書")
     card = to_group(office)[0]
     secretary.act(card.choices[0].action)  # 採用
-    assert "已決定：115-P-0001「河川公地申請線上預審」 採用" in secretary.text
+    assert "已決定：115-P-0001「河川公地申請線上預審」，採用" in secretary.text
     assert secretary.choices[0].label == "已實施"
     secretary.press("已實施")
     secretary.say("下週完成")
