@@ -1,7 +1,7 @@
-"""Run every benchmark and write ``benchmarks/results/<name>.json``.
+"""Run every benchmark and write ``benchmarks/results/<name>.json`` (``make bench``).
 
-So far: the rubric (parse + validate a year's file, score complete answer sets). The channel,
-engine, fan-out, document and memory benchmarks join as those parts land.
+``python -m benchmarks [name ...]`` runs some of them: rubric, engine, documents, telegram
+(with the fan-out), channels (the LINE webhook, with memory). See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -50,6 +50,19 @@ def bench_rubric() -> dict[str, object]:
 
 
 def main() -> None:
+    from benchmarks import bench_channels, bench_documents, bench_engine, bench_telegram
+
+    chosen = sys.argv[1:] or ["rubric", "engine", "documents", "telegram", "channels"]
+    others = {"engine": bench_engine.main, "documents": bench_documents.main,
+              "telegram": bench_telegram.main, "channels": bench_channels.main}
+    if "rubric" in chosen:
+        rubric_main()
+    for name in chosen:
+        if name in others:
+            others[name]()
+
+
+def rubric_main() -> None:
     RESULTS.mkdir(exist_ok=True)
     machine = {"python": sys.version.split()[0], "platform": platform.platform(),
                "processor": platform.machine(),
