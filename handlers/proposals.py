@@ -337,7 +337,7 @@ def _ask_more(turn: Turn, proposal: Proposal, name: str, *, prefix: str) -> None
     index = FIELD_NAMES.index(name)
     turn.say(f"{prefix}{texts.PROPOSAL_NEEDS_NUMBERS.format(next=texts.PROPOSAL_NEXT)}",
              [turn.choice(texts.PROPOSAL_NEXT, "px", proposal.id, index),
-              turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, index),
+              turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, max(index - 1, 0)),
               turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id),
               turn.choice(texts.PAUSE, "pz", proposal.id)])
 
@@ -461,16 +461,18 @@ def handle_text(turn: Turn, text: str, command: Command | None) -> bool:
     return _command(turn, command)
 
 
+_FLOW_COMMANDS = ("skip", "next", "back", "goto", "review", "submit", "confirm", "pause",
+                  "cancel", "propose")
+
+
 def _command(turn: Turn, command: Command) -> bool:
     """略過, 上一項, 檢視, 送出, 暫停, 取消, 跳到 N and 創意提案 while writing."""
-    name = turn.state.proposal_field
-    if command.name in ("skip", "next", "back", "goto", "review", "submit", "confirm",
-                        "pause", "cancel", "propose"):
-        proposal = _own(turn, turn.state.proposal_id, editing=False)
-        if proposal.status not in EDITABLE:
-            return False
-    else:
+    if command.name not in _FLOW_COMMANDS:
         return False
+    proposal = _own(turn, turn.state.proposal_id, editing=False)
+    if proposal.status not in EDITABLE:
+        return False
+    name = turn.state.proposal_field
     at = name if name in FIELD_NAMES else None
     if command.name in ("skip", "next"):
         if turn.state.mode == Mode.PROPOSAL_REVIEW:
@@ -568,7 +570,7 @@ def review_text(turn: Turn, proposal: Proposal) -> str:
     decision = _decision_line(turn, proposal)
     if decision:
         lines += ["", decision]
-    if proposal.status in EDITABLE:
+    if proposal.status in EDITABLE and proposal.proposer_member_id == _member(turn).id:
         needed = unmet(proposal)
         optional = [FIELD_BY_NAME[n].label for n in missing_fields(turn, proposal)
                     if FIELD_BY_NAME[n].label not in needed]
@@ -600,7 +602,7 @@ def show_review(turn: Turn, proposal: Proposal, *, prefix: str | None = None) ->
     text = f"{prefix}\n\n{text}" if prefix else text
     turn.state.to_menu()
     turn.state.proposal_id = proposal.id
-    if proposal.status not in EDITABLE:
+    if proposal.status not in EDITABLE or proposal.proposer_member_id != _member(turn).id:
         turn.say(text, [turn.menu_choice(texts.PROPOSALS, "proposals"),
                         turn.menu_choice(texts.MENU, "menu")])
         return

@@ -31,7 +31,7 @@ from storage.models import (
     ProposalStatus,
     Role,
 )
-from storage.org import ensure_demo_agency
+from storage.org import add_member, create_agency, ensure_demo_agency
 from tests.handlers.conftest import Chat
 
 KINDS = innovation_kinds()
@@ -376,6 +376,11 @@ def test_more_information_then_resubmitted_under_the_same_number(office):
     assert proposals(office)[0].status == ProposalStatus.MORE_INFO
     notice = told(office, staff)[-1]
     assert "秘書室請您補充資料：請補充每年受理件數的統計來源" in notice.text
+    secretary.say("提案清單 待補件")
+    secretary.press("開啟 115-P-0001")
+    assert "【提案檢視】115-P-0001（待補件）" in secretary.text
+    assert "秘書室決定：待補件" in secretary.text
+    assert [c.label for c in secretary.choices] == ["提案清單", "選單"]  # nothing to edit
     staff.act(notice.choices[0].action)  # 補充提案
     assert "秘書室請您補充：請補充每年受理件數的統計來源" in staff.text
     staff.press("修改內容")
@@ -423,6 +428,20 @@ def test_only_the_secretariat_decides(office):
     staff.act(card.choices[0].action)
     assert "您的角色無法使用這項功能" in staff.text
     assert proposals(office)[0].status == ProposalStatus.SUBMITTED
+
+
+def test_another_agencys_secretariat_cannot_decide(office):
+    bind_group(office)
+    submitted(office)
+    with office.database.transaction() as session:
+        other = create_agency(session=session, name="經濟部水利署第一河川局")
+        add_member(session=session, agency=other, name="外局秘書", role=Role.SECRETARIAT)
+    outsider = office.chat("外局秘書")
+    outsider.act(to_group(office)[0].choices[0].action)
+    assert "無法辨識這個按鈕" in outsider.text
+    assert proposals(office)[0].status == ProposalStatus.SUBMITTED
+    outsider.say("提案清單")
+    assert "共 0 件" in outsider.text
 
 
 def test_a_member_edits_only_their_own_draft(office):
