@@ -62,7 +62,7 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 # --------------------------------------------------------------------------- shared content
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """``text`` with Windows line ends unified and characters XML cannot hold removed."""
     return _XML_ILLEGAL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
@@ -77,13 +77,13 @@ def _full_marks(form: SectionForm) -> int:
 
 def _header_lines(form: SectionForm) -> tuple[str, str]:
     """The two header lines of the paper form, filled in."""
-    date = _clean(form.assessed_on) if form.assessed_on else BLANK_FIELD
+    date = clean_text(form.assessed_on) if form.assessed_on else BLANK_FIELD
     total = BLANK_FIELD if form.total is None else str(form.total)
     if form.grade:
-        total += f"（{_clean(form.grade)}）"
-    assessor = _clean(form.assessor) if form.assessor else BLANK_FIELD
+        total += f"（{clean_text(form.grade)}）"
+    assessor = clean_text(form.assessor) if form.assessor else BLANK_FIELD
     first = (
-        f"編號：{form.number}{FIELD_GAP}課室名稱：{_clean(form.section)}{FIELD_GAP}考核日期：{date}"
+        f"編號：{form.number}{FIELD_GAP}課室名稱：{clean_text(form.section)}{FIELD_GAP}考核日期：{date}"
     )
     second = f"總分（滿分{_full_marks(form)}分）：{total}{FIELD_GAP}考核人員：{assessor}"
     return first, second
@@ -91,18 +91,18 @@ def _header_lines(form: SectionForm) -> tuple[str, str]:
 
 def _line_cells(line: FormLine) -> tuple[str, ...]:
     return (
-        _clean(line.code),
-        _clean(line.path),
-        _clean(line.question),
+        clean_text(line.code),
+        clean_text(line.path),
+        clean_text(line.question),
         str(line.max),
         _score(line.self_score),
         _score(line.verified_score),
-        _clean(line.evidence),
+        clean_text(line.evidence),
     )
 
 
 def _subtotal_rows(form: SectionForm) -> list[tuple[str, str, str]]:
-    rows = [(_clean(item), str(score), str(top)) for item, score, top in form.item_subtotals]
+    rows = [(clean_text(item), str(score), str(top)) for item, score, top in form.item_subtotals]
     if rows:
         rows.append(
             (
@@ -115,7 +115,7 @@ def _subtotal_rows(form: SectionForm) -> list[tuple[str, str, str]]:
 
 
 def _closing_lines(form: SectionForm) -> list[str]:
-    text = _clean(form.strengths_and_suggestions).strip("\n")
+    text = clean_text(form.strengths_and_suggestions).strip("\n")
     if not text.strip():
         return [""] * BLANK_CLOSING_LINES
     return text.split("\n")
@@ -315,13 +315,13 @@ def form_odt(form: SectionForm) -> bytes:
             doc.del_part(part)
             doc.manifest.del_full_path(part)
     doc.language = "zh-TW"
-    doc.meta.title = _clean(form.title)
-    doc.meta.subject = f"{_clean(form.section)} {_clean(form.period_label)}"
+    doc.meta.title = clean_text(form.title)
+    doc.meta.subject = f"{clean_text(form.section)} {clean_text(form.period_label)}"
     _odt_styles(doc)
 
     body = doc.body
     body.clear()
-    body.append(Paragraph(_clean(form.title), style=_ODT_TITLE))
+    body.append(Paragraph(clean_text(form.title), style=_ODT_TITLE))
     for line in _header_lines(form):
         body.append(Paragraph(line, style=_ODT_FIELD))
     body.append(
@@ -361,7 +361,7 @@ def form_odt(form: SectionForm) -> bytes:
 # -------------------------------------------------------------------------------- DOCX
 
 
-def _docx_fonts(r_pr: BaseOxmlElement) -> None:
+def docx_fonts(r_pr: BaseOxmlElement) -> None:
     """Set the Latin, East Asian and complex-script fonts on a ``w:rPr`` element."""
     fonts = r_pr.find(qn("w:rFonts"))
     if fonts is None:
@@ -388,7 +388,7 @@ def _docx_defaults(doc: DocxDocument) -> None:
     styles_root = doc.styles.element
     r_pr = styles_root.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}")
     if r_pr is not None:
-        _docx_fonts(r_pr)
+        docx_fonts(r_pr)
         lang = r_pr.find(qn("w:lang"))
         if lang is None:
             lang = OxmlElement("w:lang")
@@ -399,7 +399,7 @@ def _docx_defaults(doc: DocxDocument) -> None:
     normal = doc.styles["Normal"]
     normal.font.name = LATIN_FONT
     normal.font.size = Pt(TEXT_PT)
-    _docx_fonts(normal.element.get_or_add_rPr())
+    docx_fonts(normal.element.get_or_add_rPr())
     normal.paragraph_format.space_before = Pt(0)
     normal.paragraph_format.space_after = Pt(0)
 
@@ -418,7 +418,7 @@ def _docx_paragraph(
     run = paragraph.add_run(text)  # "\n" becomes w:br, "\t" w:tab
     run.font.size = Pt(size_pt)
     run.font.bold = bold or None
-    _docx_fonts(run._r.get_or_add_rPr())
+    docx_fonts(run._r.get_or_add_rPr())
     return paragraph
 
 
@@ -490,8 +490,8 @@ def _docx_table(
 def form_docx(form: SectionForm) -> bytes:
     """The section's filled-in scoring form as a Word document (DOCX)."""
     doc = new_docx()
-    doc.core_properties.title = _clean(form.title)
-    doc.core_properties.subject = f"{_clean(form.section)} {_clean(form.period_label)}"
+    doc.core_properties.title = clean_text(form.title)
+    doc.core_properties.subject = f"{clean_text(form.section)} {clean_text(form.period_label)}"
     doc.core_properties.language = "zh-TW"
     _docx_defaults(doc)
 
@@ -501,7 +501,7 @@ def form_docx(form: SectionForm) -> bytes:
             body.remove(child)
 
     title = _docx_paragraph(
-        doc.add_paragraph(), _clean(form.title), size_pt=TITLE_PT, bold=True, center=True
+        doc.add_paragraph(), clean_text(form.title), size_pt=TITLE_PT, bold=True, center=True
     )
     title.paragraph_format.space_after = Pt(12)
     for line in _header_lines(form):

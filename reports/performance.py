@@ -51,13 +51,19 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Cm, Pt
 from odfdo import Document, Paragraph
 from sqlmodel import Session, col, select
 
 from reports.build import build_quarter_table
-from reports.forms import EAST_ASIAN_FONT, LATIN_FONT, PAGE_HEIGHT_CM, PAGE_WIDTH_CM
+from reports.forms import (
+    EAST_ASIAN_FONT,
+    LATIN_FONT,
+    PAGE_HEIGHT_CM,
+    PAGE_WIDTH_CM,
+    clean_text,
+    docx_fonts,
+)
 from reports.model import QuarterTable
 from rubric import Period
 from rubric.periods import format_roc_date
@@ -106,7 +112,6 @@ INDENTS = {
 PARTS = ("壹", "貳")
 _CHINESE_DIGITS = "〇一二三四五六七八九"
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 # ------------------------------------------------------------------------------- contents
@@ -349,8 +354,8 @@ class OutlineLine:
 
 
 def _clean(text: str) -> str:
-    """``text`` with Windows line ends unified and characters XML cannot hold removed."""
-    return _XML_ILLEGAL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    """``text`` made safe for XML, without surrounding blanks."""
+    return clean_text(text).strip()
 
 
 def _sentence(text: str) -> str:
@@ -527,20 +532,6 @@ def performance_odt(report: PerformanceReport) -> bytes:
 # ----------------------------------------------------------------------------------- DOCX
 
 
-def _docx_fonts(r_pr: BaseOxmlElement) -> None:
-    """標楷體 for East Asian text, the Latin font for the rest, on a ``w:rPr``."""
-    fonts = r_pr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        r_pr.insert(0, fonts)
-    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(theme), None)
-    for attribute in ("w:ascii", "w:hAnsi", "w:cs"):
-        fonts.set(qn(attribute), LATIN_FONT)
-    fonts.set(qn("w:eastAsia"), EAST_ASIAN_FONT)
-    fonts.set(qn("w:hint"), "eastAsia")
-
-
 def _docx_defaults(doc: DocxDocument) -> None:
     section = doc.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
@@ -552,7 +543,7 @@ def _docx_defaults(doc: DocxDocument) -> None:
     section.footer_distance = Cm(1.0)
     r_pr = doc.styles.element.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}")
     if r_pr is not None:
-        _docx_fonts(r_pr)
+        docx_fonts(r_pr)
         lang = r_pr.find(qn("w:lang"))
         if lang is None:
             lang = OxmlElement("w:lang")
@@ -562,7 +553,7 @@ def _docx_defaults(doc: DocxDocument) -> None:
     normal = doc.styles["Normal"]
     normal.font.name = LATIN_FONT
     normal.font.size = Pt(TEXT_PT)
-    _docx_fonts(normal.element.get_or_add_rPr())
+    docx_fonts(normal.element.get_or_add_rPr())
     fmt = normal.paragraph_format
     fmt.space_before = Pt(0)
     fmt.space_after = Pt(0)
@@ -600,7 +591,7 @@ def performance_docx(report: PerformanceReport) -> bytes:
         run = paragraph.add_run(line.full_text)  # "\n" becomes w:br
         run.font.size = Pt(TEXT_PT)
         run.font.bold = _bold(line.kind) or None
-        _docx_fonts(run._r.get_or_add_rPr())
+        docx_fonts(run._r.get_or_add_rPr())
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

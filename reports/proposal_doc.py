@@ -27,11 +27,11 @@ from reports.forms import (
     MARGIN_CM,
     PAGE_HEIGHT_CM,
     PAGE_WIDTH_CM,
-    _clean,
     _docx_defaults,
-    _docx_fonts,
     _odt_font_faces,
     _odt_text_props,
+    clean_text,
+    docx_fonts,
 )
 from rubric.periods import format_roc_date
 from storage.models import Agency, Member, Proposal, Section
@@ -102,15 +102,15 @@ class Block:
 
 
 def _lines(text: str) -> list[str]:
-    lines = [line.rstrip() for line in _clean(text).strip("\n").split("\n")]
+    lines = [line.rstrip() for line in clean_text(text).strip("\n").split("\n")]
     return lines if any(line.strip() for line in lines) else [EMPTY]
 
 
 def outline(doc: ProposalDocument) -> list[Block]:
     """The document's paragraphs in order, shared by both writers and the chat's review."""
-    blocks = [Block("title", _clean(doc.heading))]
+    blocks = [Block("title", clean_text(doc.heading))]
     if doc.details:
-        blocks.append(Block("details", _clean(doc.details)))
+        blocks.append(Block("details", clean_text(doc.details)))
     for part, sections in PARTS:
         blocks.append(Block("part", part))
         for heading, name in sections:
@@ -121,7 +121,7 @@ def outline(doc: ProposalDocument) -> list[Block]:
         blocks += [Block("text", line) for line in _lines(doc.evidence_note)]
     if doc.attachments:
         blocks.append(Block("text", FILES_LABEL))
-        blocks += [Block("text", f"{str(n).translate(_FULLWIDTH_DIGITS)}、{_clean(name)}")
+        blocks += [Block("text", f"{str(n).translate(_FULLWIDTH_DIGITS)}、{clean_text(name)}")
                    for n, name in enumerate(doc.attachments, start=1)]
     return blocks
 
@@ -197,7 +197,7 @@ def proposal_odt(doc: ProposalDocument) -> bytes:
             odt.del_part(part)
             odt.manifest.del_full_path(part)
     odt.language = "zh-TW"
-    odt.meta.title = _clean(doc.heading)
+    odt.meta.title = clean_text(doc.heading)
     odt.meta.subject = doc.reference or "創意提案"
     _odt_styles(odt)
     body = odt.body
@@ -215,7 +215,7 @@ def proposal_odt(doc: ProposalDocument) -> bytes:
 def proposal_docx(doc: ProposalDocument) -> bytes:
     """The proposal as a Word document (DOCX)."""
     docx = new_docx()
-    docx.core_properties.title = _clean(doc.heading)
+    docx.core_properties.title = clean_text(doc.heading)
     docx.core_properties.subject = doc.reference or "創意提案"
     docx.core_properties.language = "zh-TW"
     _docx_defaults(docx)
@@ -243,7 +243,7 @@ def proposal_docx(doc: ProposalDocument) -> bytes:
         run = paragraph.add_run(block.text)
         run.font.size = Pt(size)
         run.font.bold = bold or None
-        _docx_fonts(run._r.get_or_add_rPr())
+        docx_fonts(run._r.get_or_add_rPr())
     out = io.BytesIO()
     docx.save(out)
     return out.getvalue()
