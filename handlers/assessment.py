@@ -26,7 +26,7 @@ from rubric import (
     score_card,
     to_halfwidth,
 )
-from rubric.calendar import open_window
+from rubric.calendar import collecting_cases, open_window
 from rubric.periods import TAIPEI, format_roc_date_short
 from storage.assessments import (
     EDITABLE,
@@ -915,11 +915,25 @@ def main_menu_choices(turn: Turn) -> list[Choice]:
     choices = [turn.menu_choice(texts.FILL, "fill"),
                turn.menu_choice(texts.MY_PROGRESS, "progress"),
                turn.menu_choice(texts.PROPOSE, "propose")]
+    if _asked_for_cases(turn):
+        choices.append(turn.menu_choice(texts.CASES, "cases"))
     if turn.is_secretariat:
         choices.append(turn.menu_choice(texts.OVERVIEW, "overview"))
         choices.append(turn.menu_choice(texts.PROPOSALS, "proposals"))
     choices.append(turn.menu_choice(texts.HELP, "help"))
     return choices
+
+
+def _asked_for_cases(turn: Turn) -> bool:
+    """From the first working day of December the sections are asked for the report's cases;
+    the menu offers 年度案例 then to members of an assessed section."""
+    today = turn.now.astimezone(TAIPEI).date()
+    if not collecting_cases(today, turn.config.schedule, turn.config.calendar):
+        return False
+    member = turn.member
+    section = turn.session.get(Section, member.section_id) \
+        if member is not None and member.section_id is not None else None
+    return section is not None and section.assessed
 
 
 def show_menu(turn: Turn, *, prefix: str | None = None) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
 
-from handlers import assessment, proposals, secretariat, texts
+from handlers import assessment, proposals, report_cases, secretariat, texts
 from handlers.assessment import Refused
 from handlers.commands import parse_command
 from handlers.messages import ChatKind, Incoming, Outgoing
@@ -114,6 +114,9 @@ def route(turn: Turn) -> None:
         if turn.incoming.action is not None:
             _action(turn, turn.incoming.action)
         elif turn.incoming.attachment is not None:
+            if turn.state.mode in report_cases.MODES \
+                    and report_cases.redraw(turn, prefix="年度案例請以文字輸入。"):
+                return
             if turn.state.mode in proposals.PROPOSER_MODES:
                 proposals.handle_attachment(turn)
             else:
@@ -146,6 +149,8 @@ def _text(turn: Turn, text: str) -> None:
         command is None or command.name not in ("cancel", "menu"))
     # Free text is awaited there (略過 included), not a command.
     if awaiting_words and secretariat.handle_desk_text(turn, text):
+        return
+    if turn.state.mode in report_cases.MODES and report_cases.handle_text(turn, text, command):
         return
     if turn.state.mode in proposals.TEXT_MODES and proposals.handle_text(turn, text, command):
         return
@@ -203,6 +208,10 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
         proposals.start(turn)
     elif name == "proposals":
         proposals.show_list(turn, arg)
+    elif name == "cases":
+        report_cases.start(turn)
+    elif name == "report":
+        secretariat.send_report(turn, arg)
     else:  # pragma: no cover - parse_command only yields the names above
         assessment.show_menu_hint(turn)
 
@@ -238,7 +247,8 @@ def _action(turn: Turn, action: str) -> None:
         return
     if token.verb == "m":
         entry = token.args[0] if token.args else "menu"
-        if entry not in ("fill", "progress", "overview", "help", "menu", "propose", "proposals"):
+        if entry not in ("fill", "progress", "overview", "help", "menu", "propose", "proposals",
+                         "cases"):
             _refused(turn, texts.UNKNOWN_BUTTON)
             return
         _command(turn, entry)
@@ -258,6 +268,12 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb in proposals.VERBS:
         proposals.handle_action(turn, token)
         return
+    if token.verb in report_cases.VERBS:
+        report_cases.handle_action(turn, token)
+        return
+    if token.verb in secretariat.REPORT_VERBS:
+        secretariat.handle_report_action(turn, token)
+        return
     handler = _VERBS.get(token.verb)
     if handler is None:
         _refused(turn, texts.UNKNOWN_BUTTON)
@@ -274,6 +290,8 @@ def _refused(turn: Turn, message: str) -> None:
         return
     try:
         if state.mode in proposals.PROPOSER_MODES and proposals.redraw(turn, prefix=message):
+            return
+        if state.mode in report_cases.MODES and report_cases.redraw(turn, prefix=message):
             return
         if state.mode != Mode.IDLE and state.question is not None:
             sheet = assessment.current_sheet(turn)

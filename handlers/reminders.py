@@ -28,6 +28,7 @@ from rubric.calendar import (
     NUDGE,
     OPENING,
     PHONE_TEST,
+    REPORT_CASES,
     PlannedReminder,
     ScheduleConfig,
     WorkCalendar,
@@ -51,10 +52,12 @@ from storage.models import (
 from storage.org import list_agencies, list_sections
 from storage.outbox import Destination, enqueue, member_destinations, secretariat_destinations
 from storage.reminders import claim_reminder
+from storage.report_cases import list_report_cases
 
 logger = logging.getLogger(__name__)
 
 FILL_BUTTON = Choice(texts.FILL, Token(0, "m", ("fill",)).encode())
+CASES_BUTTON = Choice(texts.CASES, Token(0, "m", ("cases",)).encode())
 
 
 @dataclass
@@ -150,6 +153,8 @@ class Reminders:
             if reminder.kind == PHONE_TEST:
                 return self._to_secretariat(session, agency, reminder,
                                             _phone_test_text(session, agency, reminder))
+            if reminder.kind == REPORT_CASES:
+                return self._report_cases(session, agency, reminder)
             if reminder.kind == COUNTDOWN:
                 return self._to_secretariat(session, agency, reminder,
                                             self._countdown_text(session, agency, reminder,
@@ -182,6 +187,23 @@ class Reminders:
                         f"{section.name}目前已作答 {answered}/{total} 題。")
                 found.append((f"member:{member.id}", destinations,
                                Outgoing(text, (FILL_BUTTON,))))
+        return found
+
+    def _report_cases(self, session: Session, agency: Agency, reminder: PlannedReminder
+                      ) -> list[tuple[str, list[Destination], Outgoing]]:
+        found = []
+        for section, members in _sections_and_members(session, agency):
+            assert section.id is not None
+            offered = len(list_report_cases(session=session, agency_id=section.agency_id,
+                                            roc_year=reminder.roc_year, section_id=section.id))
+            text = (f"{report_cases_text(reminder.roc_year)}\n"
+                    f"{section.name}目前已提供 {offered} 則。")
+            for member in members:
+                assert member.id is not None
+                destinations = member_destinations(session=session, member_id=member.id)
+                if destinations:
+                    found.append((f"member:{member.id}", destinations,
+                                  Outgoing(text, (CASES_BUTTON,))))
         return found
 
     def _nudges(self, session: Session, agency: Agency, reminder: PlannedReminder,
@@ -281,6 +303,14 @@ class Reminders:
         return "\n".join(lines)
 
 
+def report_cases_text(roc_year: int) -> str:
+    """The call for the sections' cases of the year (the first working day of December)."""
+    return (f"【年度案例】{roc_year}年度提升服務品質績效總報告開始彙整（資料截止時間："
+            f"{roc_year}年12月31日）。請就「壹、執行績效」五個項目各列舉2、3個個案事例，"
+            "並儘量以量化數據說明成果；「貳、檢討」請條列發現之問題、遭遇困難及改進建議。"
+            f"請按「{texts.CASES}」逐項填寫。")
+
+
 def _phone_test_text(session: Session, agency: Agency, reminder: PlannedReminder) -> str:
     period = reminder.period
     assert period is not None
@@ -348,6 +378,8 @@ def describe(reminder: PlannedReminder) -> tuple[str, str, str]:
                 f"截止日為{format_roc_date(window.due)}（{when}）。")
     elif reminder.kind == DIGEST and window is not None:
         text = f"【每週進度】{window.period.label}（截止{format_roc_date(window.due)}）各課室進度"
+    elif reminder.kind == REPORT_CASES:
+        text = report_cases_text(reminder.roc_year)
     elif reminder.kind == PHONE_TEST and reminder.period is not None:
         text = f"【電話禮貌測試】依計畫每3個月至少測試1次。{reminder.period.label}的測試登錄情形"
     else:

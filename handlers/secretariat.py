@@ -13,9 +13,19 @@ from handlers import texts
 from handlers.assessment import Refused, Sheet, _sheet, main_menu_choices
 from handlers.messages import Choice, Document, Outgoing
 from handlers.state import Mode
-from handlers.tokens import Token
+from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
 from reports.build import build_annual_table, build_quarter_table
+from reports.performance import (
+    MAX_PAGES,
+    RenderError,
+    ReportCase,
+    build_performance_report,
+    chinese_number,
+    fit_to_pages,
+    performance_docx,
+    performance_odt,
+)
 from rubric import (
     Period,
     Question,
@@ -32,8 +42,10 @@ from rubric.periods import TAIPEI, format_roc_date, parse_period
 from storage.assessments import attachment_counts, lock_assessment
 from storage.errors import NotFound
 from storage.models import Agency, Assessment, AssessmentStatus, Attachment, Member
+from storage.models import ReportCase as ReportCaseRow
 from storage.org import get_section, list_sections
 from storage.outbox import member_destinations
+from storage.report_cases import REVIEW_HEADING, get_report_case, list_report_cases, set_kept
 from storage.verification import (
     finish_verification,
     mark_returned,
@@ -56,7 +68,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def is_desk_command(name: str) -> bool:
     """Commands only the secretariat uses."""
-    return name in ("verify", "phonetest", "table", "annual")
+    return name in ("verify", "phonetest", "table", "annual", "report")
 
 
 def _agency(turn: Turn) -> Agency:
@@ -478,3 +490,126 @@ def send_annual(turn: Turn, arg: str) -> None:
     turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(f"{name}.xlsx",
                                                                   annual_xlsx(table), XLSX)))
 
+
+
+# --- the annual performance report -----------------------------------------------------------
+
+REPORT_VERBS = ("rk", "rt", "rr")
+ODT = "application/vnd.oasis.opendocument.text"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+REPORT_BUTTONS = 6
+
+
+def _report_year(turn: Turn, arg: str) -> int:
+    cleaned = to_halfwidth(arg).strip().removesuffix("年度").removesuffix("年").strip()
+    if not cleaned:
+        return Period.of(turn.now).roc_year
+    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 999:
+        raise Refused(f"請用「{texts.REPORT} 115」指定年度。")
+    return int(cleaned)
+
+
+def _case_label(case: ReportCaseRow, sections: dict[int | None, str], length: int = 8) -> str:
+    """``規劃課一「線上預審…」`` for buttons."""
+    text = " ".join(case.text.split())
+    text = text if len(text) <= length else f"{text[:length]}…"
+    number = "檢討" if case.heading == 0 else chinese_number(case.heading)
+    return f"{sections.get(case.section_id, '')}{number}「{text}」"
+
+
+def send_report(turn: Turn, arg: str) -> None:
+    """年度報告 [115]: the draft 績效總報告 from the database and the kept cases, within 3 pages."""
+    _require_desk(turn)
+    _build_report(turn, _report_year(turn, arg))
+
+
+def _build_report(turn: Turn, roc_year: int) -> None:
+    agency = _agency(turn)
+    assert agency.id is not None
+    sections = {s.id: s.name for s in list_sections(session=turn.session, agency=agency)}
+    rows = list_report_cases(session=turn.session, agency_id=agency.id, roc_year=roc_year)
+    kept = [row for row in rows if row.kept]
+    case_rows = [row for row in kept if row.heading != REVIEW_HEADING]
+    review_rows = [row for row in kept if row.heading == REVIEW_HEADING]
+    cases = [ReportCase(row.heading, sections.get(row.section_id, ""), row.text,
+                        row.figures or "") for row in case_rows]
+    review = [f"{sections.get(row.section_id, '')}：{' '.join(row.text.split())}"
+              for row in review_rows]
+    report = build_performance_report(turn.session, agency, roc_year, cases, review)
+    lines = [report.title, f"資料截止時間：{report.cutoff}",
+             f"列入個案事例 {len(case_rows)} 件、檢討 {len(review_rows)} 點"
+             f"（秘書室設為不列入 {len(rows) - len(kept)} 則）。"]
+    dropped: list[ReportCaseRow] = []
+    try:
+        fitted, messages = fit_to_pages(report, MAX_PAGES)
+    except RenderError as exc:
+        logger.warning("the report's pages could not be counted: %s", exc)
+        fitted = report
+        lines.append(f"無法執行 PDF 頁數檢查（LibreOffice：{exc}），以下為未經刪減的草稿，"
+                     f"請自行確認不超過{MAX_PAGES}頁。")
+    else:
+        if not messages:
+            lines.append(f"已確認不超過{MAX_PAGES}頁（DOCX、ODT）。")
+        else:
+            present = {id(case) for case in fitted.cases}
+            dropped = [row for row, case in zip(case_rows, cases, strict=True)
+                       if id(case) not in present]
+            lines += [f"超過{MAX_PAGES}頁，已刪減：", *(f"・{m}" for m in messages)]
+            if dropped:
+                lines.append("如要保留被刪減的案例，請按「保留」並選擇改為刪除哪一件，"
+                             f"再按「{texts.REPORT_REBUILD}」。")
+    choices = [turn.choice(f"保留 {_case_label(row, sections)}", "rk", row.id, roc_year)
+               for row in dropped[:REPORT_BUTTONS]]
+    left_out = [row for row in rows if not row.kept]
+    choices += [turn.choice(f"恢復 {_case_label(row, sections)}", "rt", row.id, roc_year)
+                for row in left_out[:REPORT_BUTTONS]]
+    choices += [turn.choice(texts.REPORT_REBUILD, "rr", roc_year),
+                turn.menu_choice(texts.MENU, "menu")]
+    turn.state.to_menu()
+    turn.say("\n".join(lines), choices)
+    name = f"{roc_year}年度提升服務品質績效總報告"
+    turn.replies.append(Outgoing(f"{name}（ODT）", document=Document(
+        f"{name}.odt", performance_odt(fitted), ODT)))
+    turn.replies.append(Outgoing(f"{name}（DOCX）", document=Document(
+        f"{name}.docx", performance_docx(fitted), DOCX)))
+
+
+def _report_case(turn: Turn, token: Token) -> tuple[ReportCaseRow, int]:
+    case = get_report_case(session=turn.session, case_id=token.int_arg(0))
+    roc_year = token.int_arg(1)
+    if case is None or case.agency_id != _agency(turn).id or case.roc_year != roc_year:
+        raise Refused("找不到這件案例（可能已被課室刪除）。")
+    return case, roc_year
+
+
+def handle_report_action(turn: Turn, token: Token) -> None:
+    """保留 (a dropped case instead of another), 改刪 / 恢復 (toggle kept), 再產生報告."""
+    _require_desk(turn)
+    try:
+        if token.verb == "rr":
+            _build_report(turn, token.int_arg(0))
+            return
+        case, roc_year = _report_case(turn, token)
+    except TokenError:
+        raise Refused(texts.UNKNOWN_BUTTON) from None
+    agency = _agency(turn)
+    assert agency.id is not None
+    sections = {s.id: s.name for s in list_sections(session=turn.session, agency=agency)}
+    turn.state.to_menu()
+    rebuild = turn.choice(texts.REPORT_REBUILD, "rr", roc_year)
+    if token.verb == "rk":
+        others = [row for row in list_report_cases(session=turn.session, agency_id=agency.id,
+                                                   roc_year=roc_year, kept=True)
+                  if row.id != case.id and row.heading != REVIEW_HEADING]
+        # The same heading first: that is where the room is made.
+        others.sort(key=lambda row: (row.heading != case.heading, row.heading, row.id or 0))
+        turn.say(f"要保留 {_case_label(case, sections, 20)}，請選擇改為不列入報告的案例：",
+                 [*(turn.choice(f"改刪 {_case_label(row, sections)}", "rt", row.id, roc_year)
+                    for row in others[:REPORT_BUTTONS * 2 - 1]), rebuild])
+        return
+    set_kept(session=turn.session, case=case, kept=not case.kept)
+    done = "恢復列入報告" if case.kept else "設為不列入報告"
+    turn.say(f"已將 {_case_label(case, sections, 20)} {done}。按「{texts.REPORT_REBUILD}」"
+             "重新產生報告。",
+             [turn.choice(("改回不列入 " if case.kept else "恢復 ") + _case_label(case, sections),
+                          "rt", case.id, roc_year), rebuild, turn.menu_choice(texts.MENU, "menu")])

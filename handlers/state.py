@@ -28,6 +28,8 @@ class Mode:
     PROPOSAL_MORE = "proposal_more"  # numbers added to ``proposal_field`` (quantified data)
     PROPOSAL_REVIEW = "proposal_review"  # the whole proposal shown: 送出提案 or 修改內容
     PROPOSAL_DECISION = "proposal_decision"  # the secretariat's reason, URL or request
+    CASE_TEXT = "case_text"  # the text of a report case under ``case_heading`` (0: 檢討)
+    CASE_FIGURES = "case_figures"  # the numbers of report case ``case_id`` (may be skipped)
 
 
 @dataclass
@@ -43,6 +45,8 @@ class State:
     proposal_id: int | None = None  # the proposal being written or decided
     proposal_field: str | None = None  # its field being asked, or the decision being taken
     proposal_mark: str | None = None  # the proposal's state when a decision was started
+    case_heading: int | None = None  # the report heading a case is being written for
+    case_id: int | None = None  # the report case whose numbers are asked
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document, with its schema version."""

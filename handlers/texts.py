@@ -50,6 +50,13 @@ CANCEL = "取消"
 RESCORE = "重新評分"
 CONTINUE = "繼續填寫"
 ZERO = "0分（未辦理）"
+# The annual report's cases (年度案例) and the secretariat's draft (年度報告).
+CASES = "年度案例"
+CASE_LIST = "本課室案例"
+CASE_HEADINGS = "選擇項目"
+CASE_ANOTHER = "再新增一件"
+REPORT = "年度報告"
+REPORT_REBUILD = "再產生報告"
 BAND_BACK = "返回級距"
 
 WELCOME_STRANGER = (
@@ -173,11 +180,13 @@ def help_text(is_secretariat: bool) -> str:
         f"　{CANCEL}（/cancel）　取消目前步驟",
         f"　{PROPOSE}（/propose）　依附錄1格式提出創意服務提案，或繼續草稿",
         f"　{PROPOSALS}（/proposals）　查看我的提案與秘書室的決定",
+        f"　{CASES}（/cases）　提供本課室年度績效總報告的個案事例與檢討（每年12月）",
     ]
     if is_secretariat:
         lines.append(f"　{OVERVIEW}　查看各課室本季填寫進度")
         lines.append(f"　{PROPOSALS} [115] [待決定] [課室] [類型]　"
                      "依年度、狀態、課室、類型列出全局提案")
+        lines.append(f"　{REPORT} [115]（/report）　產生年度提升服務品質績效總報告（ODT、DOCX）")
     return "\n".join(lines)
 
 

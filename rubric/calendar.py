@@ -26,6 +26,7 @@ class ScheduleConfig:
     q4_due_on: tuple[int, int] = (12, 20)
     nudge_days: tuple[int, ...] = (7, 3, 1, 0)
     report_countdown: tuple[tuple[int, int], ...] = ((12, 1), (12, 15), (12, 24), (12, 30))
+    report_cases_on: tuple[int, int] = (12, 1)  # the sections' cases for the annual report
     reminder_time: time = time(9, 0)
     extra_closed: frozenset[date] = field(default_factory=frozenset)
     extra_working: frozenset[date] = field(default_factory=frozenset)
@@ -120,6 +121,7 @@ NUDGE = "nudge"
 DIGEST = "digest"
 COUNTDOWN = "countdown"
 PHONE_TEST = "phone_test"
+REPORT_CASES = "report_cases"
 
 AUDIENCE_LABELS = {
     "members": "各課室全體同仁",
@@ -127,7 +129,8 @@ AUDIENCE_LABELS = {
     "secretariat": "秘書室",
 }
 KIND_LABELS = {OPENING: "自評開始", NUDGE: "截止提醒", DIGEST: "每週進度",
-               COUNTDOWN: "年度報告倒數", PHONE_TEST: "電話禮貌測試提醒"}
+               COUNTDOWN: "年度報告倒數", PHONE_TEST: "電話禮貌測試提醒",
+               REPORT_CASES: "年度案例徵集"}
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,19 @@ class PlannedReminder:
     def period(self) -> Period | None:
         """The quarter it is about (None for the annual countdown)."""
         return self.window.period if self.window else None
+
+
+def report_cases_day(roc_year: int, config: ScheduleConfig, calendar: WorkCalendar) -> date:
+    """The first working day of December (by default): from it the sections are asked for
+    their cases of the year for the 績效總報告."""
+    return calendar.on_or_after(date(to_gregorian_year(roc_year), *config.report_cases_on))
+
+
+def collecting_cases(day: date, config: ScheduleConfig, calendar: WorkCalendar) -> bool:
+    """Whether ``day`` is in the season of collecting cases: from :func:`report_cases_day`
+    to the end of the year."""
+    roc_year = Period.of(day).roc_year
+    return report_cases_day(roc_year, config, calendar) <= day <= Period(roc_year, 4).last_day
 
 
 def plan_year(roc_year: int, config: ScheduleConfig,
@@ -198,15 +214,21 @@ def plan_year(roc_year: int, config: ScheduleConfig,
         nominal = date(year, month, day)
         add(COUNTDOWN, nominal, calendar.on_or_before(nominal), "secretariat",
             f"{COUNTDOWN}:{roc_year}:{month:02d}-{day:02d}")
+    cases_nominal = date(year, *config.report_cases_on)
+    add(REPORT_CASES, cases_nominal, report_cases_day(roc_year, config, calendar), "members",
+        f"{REPORT_CASES}:{roc_year}")
     return sorted(planned, key=lambda r: (r.day, r.kind, r.key))
 
 
 def still_matters(reminder: PlannedReminder, plan: list[PlannedReminder], today: date) -> bool:
     """Whether a reminder whose time has come (perhaps while the bot was down) is still worth
     sending ``today``: an opening until the due day; a nudge, digest or countdown only while
-    no later one of its kind has come due; a phone-test reminder within its quarter."""
+    no later one of its kind has come due; a phone-test reminder within its quarter; the
+    call for the report's cases until the end of the year."""
     if reminder.kind == PHONE_TEST:
         return reminder.period is not None and today <= reminder.period.last_day
+    if reminder.kind == REPORT_CASES:
+        return today <= date(to_gregorian_year(reminder.roc_year), 12, 31)
     if reminder.kind == COUNTDOWN:
         year_end = date(to_gregorian_year(reminder.roc_year), 12, 31)
         later = [r for r in plan if r.kind == COUNTDOWN and reminder.day < r.day <= today]

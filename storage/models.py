@@ -303,6 +303,25 @@ class PhoneCourtesyTest(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class ReportCase(SQLModel, table=True):
+    """個案事例 of a section for the annual 績效總報告: under one of the five headings of
+    壹、執行績效 (1-5), or a point for 貳、檢討 (heading 0)."""
+
+    __tablename__ = "report_cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agencies.id", index=True)
+    section_id: int = Field(foreign_key="sections.id", index=True)
+    roc_year: int = Field(index=True)
+    heading: int = Field(ge=0, le=5, description="1-5: 壹's headings; 0: 貳、檢討")
+    text: str
+    figures: str | None = Field(default=None, description="the quantified result")
+    member_id: int | None = Field(default=None, foreign_key="members.id",
+                                  description="who wrote it")
+    kept: bool = Field(default=True, description="False: the secretariat left it out")
+    created_at: datetime = _ts()
+
+
 # --- delivery and bookkeeping ----------------------------------------------------------------
 
 

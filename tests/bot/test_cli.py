@@ -67,7 +67,7 @@ def test_db_upgrade_and_current(run, empty_database_url):
     result = run("db", "upgrade", database_url=empty_database_url)
     assert result.exit_code == 0, result.output
     result = run("db", "current", database_url=empty_database_url)
-    assert result.exit_code == 0 and "0001" in result.output
+    assert result.exit_code == 0 and "資料庫版本：0002" in result.output
 
 
 def test_rubric_show_json_lists_codes_maxima_and_bands(run):

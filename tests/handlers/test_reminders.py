@@ -81,6 +81,7 @@ def test_a_whole_year(office, people):
     assert who("nudge-1:115Q2") == (everyone | {secretariat}, {"2026-07-14"})
     assert who("nudge-0:115Q2") == (everyone | {secretariat}, {"2026-07-15"})
     assert who("opening:115Q4") == (everyone, {"2026-12-01"})
+    assert who("report_cases:115") == (everyone, {"2026-12-01"})
     assert who("nudge-0:115Q4")[1] == {"2026-12-18"}  # 12/20 is a Sunday
     for key, when in (("countdown:115:12-01", "2026-12-01"), ("countdown:115:12-15", "2026-12-15"),
                       ("countdown:115:12-24", "2026-12-24"), ("countdown:115:12-30", "2026-12-30"),
@@ -108,6 +109,12 @@ def test_a_whole_year(office, people):
     assert "尚有 25 題未作答（已作答 0/25 題），截止日為115年7月15日（距截止還有 7 天）" in \
         nudge.payload["text"]
     assert nudge.payload["choices"][0]["label"] == "填寫自評"
+    call = next(m for m in outbox if m.destination == chats["工務同仁"].user_id
+                and m.payload["text"].startswith("【年度案例】"))
+    assert "115年度提升服務品質績效總報告開始彙整（資料截止時間：115年12月31日）" in \
+        call.payload["text"]
+    assert "工務課目前已提供 0 則。" in call.payload["text"]
+    assert [c["label"] for c in call.payload["choices"]] == ["年度案例"]
 
 
 def test_a_restart_in_the_middle_of_a_round_sends_nobody_twice(office, people):

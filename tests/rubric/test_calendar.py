@@ -8,9 +8,11 @@ from rubric.calendar import (
     NUDGE,
     OPENING,
     PHONE_TEST,
+    REPORT_CASES,
     ScheduleConfig,
     WorkCalendar,
     assessment_window,
+    collecting_cases,
     open_window,
     plan_year,
     still_matters,
@@ -71,6 +73,9 @@ def test_plan_of_115():
         date(2026, 12, 1), date(2026, 12, 15), date(2026, 12, 24), date(2026, 12, 30)]
     assert [r.day for r in plan if r.kind == PHONE_TEST] == [
         date(2026, 2, 2), date(2026, 5, 4), date(2026, 8, 3), date(2026, 11, 2)]
+    # The sections are asked for the report's cases on the first working day of December.
+    assert [(r.key, r.day, r.audience) for r in plan if r.kind == REPORT_CASES] == [
+        ("report_cases:115", date(2026, 12, 1), "members")]
     assert sum(r.kind == OPENING for r in plan) == 4
     assert sum(r.kind == NUDGE for r in plan) == 16
     assert all(r.fire_time == time(9, 0) for r in plan)
@@ -98,3 +103,17 @@ def test_what_still_matters_after_a_gap():
     assert not still_matters(by_key["countdown:115:12-01"], plan, date(2026, 12, 16))
     assert still_matters(by_key["phone_test:115Q4"], plan, date(2026, 12, 31))
     assert not still_matters(by_key[f"{DIGEST}:115Q4:2026-12-07"], plan, date(2026, 12, 19))
+    assert still_matters(by_key["report_cases:115"], plan, date(2026, 12, 31))
+
+
+def test_the_season_of_cases_starts_on_the_first_working_day_of_december():
+    # 2027-12-01 is a Wednesday; the office closes it: the season opens on Thursday.
+    calendar = WorkCalendar(extra_closed=[date(2027, 12, 1)])
+    plan = plan_year(116, CONFIG, calendar)
+    cases = next(r for r in plan if r.kind == REPORT_CASES)
+    assert (cases.day, cases.moved_from) == (date(2027, 12, 2), date(2027, 12, 1))
+    assert not collecting_cases(date(2027, 12, 1), CONFIG, calendar)
+    assert collecting_cases(date(2027, 12, 2), CONFIG, calendar)
+    assert collecting_cases(date(2027, 12, 31), CONFIG, calendar)
+    assert not collecting_cases(date(2027, 11, 30), CONFIG, calendar)
+    assert not collecting_cases(date(2028, 1, 3), CONFIG, calendar)
