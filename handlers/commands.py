@@ -38,7 +38,8 @@ _WORDS: dict[str, str] = {
     texts.PROPOSE: "propose", "提案": "propose", "/propose": "propose",
     texts.PROPOSAL_BACK: "back", texts.PROPOSAL_NEXT: "next",
     texts.PROPOSAL_REVIEW: "review", texts.PROPOSAL_SUBMIT: "submit",
-    texts.CASES: "cases", "/cases": "cases", texts.REPORT_REBUILD: "report",
+    texts.CASES: "cases", "/cases": "cases", texts.CASE_LIST: "caselist",
+    texts.REPORT_REBUILD: "report",
 }
 _GOTO = re.compile(r"^(?:跳到|跳至|前往|到|/goto|goto)\s*第?\s*(\S+?)\s*題?$", re.IGNORECASE)
 _NTH = re.compile(r"^第\s*(\d{1,2})\s*題$")

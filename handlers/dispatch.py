@@ -210,6 +210,8 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
         proposals.show_list(turn, arg)
     elif name == "cases":
         report_cases.start(turn)
+    elif name == "caselist":
+        report_cases.show_list(turn)
     elif name == "report":
         secretariat.send_report(turn, arg)
     else:  # pragma: no cover - parse_command only yields the names above
