@@ -90,7 +90,14 @@ class Dispatcher:
             row.state = state.to_json()
             row.updated_at = now
             session.add(row)
-            return turn.replies
+        for work in turn.after_commit:  # committed: slow work holds no lock now
+            try:
+                work()
+            except Exception:
+                logger.exception("work after the commit of %s event %s failed",
+                                 incoming.channel, incoming.event_id)
+                turn.replies.append(Outgoing(texts.AFTER_COMMIT_FAILED))
+        return turn.replies
 
     def _failed(self, incoming: Incoming) -> list[Outgoing]:
         with self.database.transaction() as session:

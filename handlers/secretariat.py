@@ -539,39 +539,46 @@ def _build_report(turn: Turn, roc_year: int) -> None:
     lines = [report.title, f"資料截止時間：{report.cutoff}",
              f"列入個案事例 {len(case_rows)} 件、檢討 {len(review_rows)} 點"
              f"（秘書室設為不列入 {len(rows) - len(kept)} 則）。"]
-    dropped: list[ReportCaseRow] = []
-    try:
-        fitted, messages = fit_to_pages(report, MAX_PAGES)
-    except RenderError as exc:
-        logger.warning("the report's pages could not be counted: %s", exc)
-        fitted = report
-        lines.append(f"無法執行 PDF 頁數檢查（LibreOffice：{exc}），以下為未經刪減的草稿，"
-                     f"請自行確認不超過{MAX_PAGES}頁。")
-    else:
-        if not messages:
-            lines.append(f"已確認不超過{MAX_PAGES}頁（DOCX、ODT）。")
-        else:
-            present = {id(case) for case in fitted.cases}
-            dropped = [row for row, case in zip(case_rows, cases, strict=True)
-                       if id(case) not in present]
-            lines += [f"超過{MAX_PAGES}頁，已刪減：", *(f"・{m}" for m in messages)]
-            if dropped:
-                lines.append("如要保留被刪減的案例，請按「保留」並選擇改為刪除哪一件，"
-                             f"再按「{texts.REPORT_REBUILD}」。")
-    choices = [turn.choice(f"保留 {_case_label(row, sections)}", "rk", row.id, roc_year)
-               for row in dropped[:REPORT_BUTTONS]]
-    left_out = [row for row in rows if not row.kept]
-    choices += [turn.choice(f"恢復 {_case_label(row, sections)}", "rt", row.id, roc_year)
-                for row in left_out[:REPORT_BUTTONS]]
-    choices += [turn.choice(texts.REPORT_REBUILD, "rr", roc_year),
-                turn.menu_choice(texts.MENU, "menu")]
     turn.state.to_menu()
-    turn.say("\n".join(lines), choices)
-    name = f"{roc_year}年度提升服務品質績效總報告"
-    turn.replies.append(Outgoing(f"{name}（ODT）", document=Document(
-        f"{name}.odt", performance_odt(fitted), ODT)))
-    turn.replies.append(Outgoing(f"{name}（DOCX）", document=Document(
-        f"{name}.docx", performance_docx(fitted), DOCX)))
+    left_out = [row for row in rows if not row.kept]
+
+    def render() -> None:
+        """Fit to three pages and write the files: LibreOffice takes seconds, so this runs
+        after the commit, holding no database lock."""
+        notes = list(lines)
+        dropped: list[ReportCaseRow] = []
+        try:
+            fitted, messages = fit_to_pages(report, MAX_PAGES)
+        except RenderError as exc:
+            logger.warning("the report's pages could not be counted: %s", exc)
+            fitted = report
+            notes.append(f"無法執行 PDF 頁數檢查（LibreOffice：{exc}），以下為未經刪減的草稿，"
+                         f"請自行確認不超過{MAX_PAGES}頁。")
+        else:
+            if not messages:
+                notes.append(f"已確認不超過{MAX_PAGES}頁（DOCX、ODT）。")
+            else:
+                present = {id(case) for case in fitted.cases}
+                dropped = [row for row, case in zip(case_rows, cases, strict=True)
+                           if id(case) not in present]
+                notes += [f"超過{MAX_PAGES}頁，已刪減：", *(f"・{m}" for m in messages)]
+                if dropped:
+                    notes.append("如要保留被刪減的案例，請按「保留」並選擇改為刪除哪一件，"
+                                 f"再按「{texts.REPORT_REBUILD}」。")
+        choices = [turn.choice(f"保留 {_case_label(row, sections)}", "rk", row.id, roc_year)
+                   for row in dropped[:REPORT_BUTTONS]]
+        choices += [turn.choice(f"恢復 {_case_label(row, sections)}", "rt", row.id, roc_year)
+                    for row in left_out[:REPORT_BUTTONS]]
+        choices += [turn.choice(texts.REPORT_REBUILD, "rr", roc_year),
+                    turn.menu_choice(texts.MENU, "menu")]
+        turn.say("\n".join(notes), choices)
+        name = f"{roc_year}年度提升服務品質績效總報告"
+        turn.replies.append(Outgoing(f"{name}（ODT）", document=Document(
+            f"{name}.odt", performance_odt(fitted), ODT)))
+        turn.replies.append(Outgoing(f"{name}（DOCX）", document=Document(
+            f"{name}.docx", performance_docx(fitted), DOCX)))
+
+    turn.defer(render)
 
 
 def _report_case(turn: Turn, token: Token) -> tuple[ReportCaseRow, int]:

@@ -80,6 +80,7 @@ NO_SUCH_QUESTION = "查無此題。"
 NO_SECTION = "您的帳號沒有所屬課室，無法填寫自評。如有疑問請洽秘書室。"
 NOT_ALLOWED = "您的角色無法使用這項功能。"
 ERROR = "抱歉，系統處理您的訊息時發生錯誤，這則訊息沒有被處理。請稍後再試一次。"
+AFTER_COMMIT_FAILED = "您的操作已儲存，但產生檔案時發生錯誤，請稍後再試一次。"
 EVIDENCE_FIRST_SCORE = "請先為本題評分，再傳送佐證資料。"
 EVIDENCE_STORE_FAILED = (
     "佐證檔案暫時無法儲存（系統儲存空間異常），已通知秘書室。"

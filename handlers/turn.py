@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +40,15 @@ class Turn:
     member: Member | None
     previous_step: int
     replies: list[Outgoing] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after the event's transaction has committed (it may add replies).
+
+        For slow work that writes nothing — rendering documents — so that no database lock
+        is held while it runs.
+        """
+        self.after_commit.append(work)
 
     @property
     def is_secretariat(self) -> bool:
