@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import OperationalError
 
 from handlers import assessment, proposals, report_cases, secretariat, texts
-from handlers.assessment import Refused
+from handlers.assessment import Refused, Sheet
 from handlers.commands import parse_command
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
@@ -354,29 +354,25 @@ def _measure(turn: Turn, token: Token) -> None:
     assessment.ask_measure(turn, sheet, question)
 
 
-def _question(turn: Turn, token: Token) -> None:
-    """返回級距 / 重新評分: back to the question's bands."""
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    assessment.ask_question(turn, sheet, question.code)
+def _on_question(move: Callable[[Turn, Sheet, str], None]) -> Callable[[Turn, Token], None]:
+    """A button about one question of the member's editable assessment: check the token's
+    assessment and question, then ``move`` there."""
+    def handler(turn: Turn, token: Token) -> None:
+        sheet = assessment.sheet_for_token(turn, token, editing=True)
+        question = assessment.question_for_token(sheet, token)
+        move(turn, sheet, question.code)
+
+    return handler
 
 
-def _next(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    assessment.go_next(turn, sheet, question.code)
+def _ask(turn: Turn, sheet: Sheet, code: str) -> None:
+    assessment.ask_question(turn, sheet, code)
 
 
-def _previous(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    assessment.go_back(turn, sheet, question.code)
-
-
-def _goto(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    assessment.ask_question(turn, sheet, question.code)
+_question = _on_question(_ask)  # 返回級距 / 重新評分: back to the question's bands
+_goto = _on_question(_ask)
+_next = _on_question(assessment.go_next)
+_previous = _on_question(assessment.go_back)
 
 
 def _review(turn: Turn, token: Token) -> None:
