@@ -63,6 +63,8 @@ QUICK_REPLY_LIMIT = 13
 LABEL_LIMIT = 20
 MESSAGES_PER_REQUEST = 5
 MULTICAST_LIMIT = 500
+FILE_NOT_ON_LINE = ("（檔案「{name}」無法經由 LINE 傳送：請在 Telegram 或終端機（sqbot chat、"
+                    "sqbot report）取得。）")
 RETRY_NAMESPACE = uuid.UUID("5b0f3c9e-6a51-4d0e-9a53-2f1c0b7e9d11")
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
 Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
@@ -134,6 +136,11 @@ def render(outgoing: Outgoing) -> list[Message]:
         messages.append(card_bubble(outgoing.card, outgoing.text))
         # The card carries the numbers; the text's last part still comes with the choices.
     messages += [TextMessage(text=part) for part in parts]
+    # The Messaging API sends files and pictures only from an HTTPS address, which sqbot does
+    # not serve yet: say so instead of dropping them silently.
+    for doc in (outgoing.document, outgoing.picture):
+        if doc is not None:
+            messages.append(TextMessage(text=FILE_NOT_ON_LINE.format(name=doc.filename)))
     choices = list(outgoing.choices)
     if choices:
         replies = quick_reply(choices)

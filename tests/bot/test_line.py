@@ -374,3 +374,12 @@ def test_card_becomes_flex_with_plain_alt_text():
 def test_retry_key_is_a_stable_uuid():
     assert retry_key("row-1") == retry_key("row-1") != retry_key("row-2")
     assert len(retry_key("row-1")) == 36
+
+
+def test_files_are_named_not_dropped_on_line():
+    from handlers.messages import Document
+
+    messages = render(Outgoing("115年第4季統計表", document=Document(
+        "115Q4自行考核結果統計表.ods", b"PK", "application/vnd.oasis.opendocument.spreadsheet")))
+    assert [m.type for m in messages] == ["text", "text"]
+    assert "檔案「115Q4自行考核結果統計表.ods」無法經由 LINE 傳送" in messages[1].text
