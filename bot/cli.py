@@ -49,6 +49,9 @@ app.add_typer(report_app, name="report")
 schedule_app = typer.Typer(help="提醒排程：查看一年的自評開始、截止提醒與年度報告倒數。",
                            no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
+member_app = typer.Typer(help="同仁：依個資保護要求刪除同仁的聊天帳號與個人資料。",
+                         no_args_is_help=True)
+app.add_typer(member_app, name="member")
 
 ROLE_WORDS: dict[str, Role] = {
     "staff": Role.STAFF, "承辦人": Role.STAFF, "同仁": Role.STAFF,
@@ -552,6 +555,51 @@ def _open_or_fail(settings: Settings) -> Any:
         return open_database(settings)
     except (NotMigrated, StorageError) as exc:
         _fail(str(exc))
+
+
+
+def _operator() -> str:
+    """Who runs the command, for the audit trail: ``cli:<login>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in a bare container
+        return "cli"
+
+
+@member_app.command("forget")
+def member_forget(
+    name: Annotated[str, typer.Argument(help="同仁姓名")],
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="不再確認，直接刪除")] = False,
+) -> None:
+    """刪除一位同仁的聊天帳號與個人資料；課室的分數與修改紀錄保留，稽核紀錄載明此事。"""
+    from storage.privacy import forget_member
+
+    settings = _settings()
+    database = _open_or_fail(settings)
+    try:
+        with database.transaction() as session:
+            the_agency = _pick_agency(session, agency or settings.agency)
+            member = find_member(session=session, agency=the_agency, name=name)
+    except NotFound as exc:
+        _fail(_not_found_message(exc))
+    if not yes and not typer.confirm(
+            f"確定要刪除「{name}」的聊天帳號與個人資料嗎？分數與修改紀錄會保留，此動作無法復原。"):
+        _fail("已取消，未做任何變更。")
+    with database.transaction() as session:
+        fresh = session.get(type(member), member.id)
+        if fresh is None or not fresh.active:
+            _fail(f"找不到同仁「{name}」。")
+        report = forget_member(session=session, member=fresh,
+                               actor_name=_operator(), now=_now())
+    typer.echo(f"已刪除「{name}」的個人資料，現在顯示為「{report.placeholder}」：")
+    typer.echo(f"  聊天帳號 {report.identities} 個、對話狀態 {report.conversations} 筆、"
+               f"寄給他的訊息 {report.outbox_removed} 則、邀請碼 {report.invitations} 組；")
+    typer.echo(f"  其他訊息中的姓名 {report.outbox_scrubbed} 則、電話禮貌測試 "
+               f"{report.phone_tests} 筆改為代稱。")
+    typer.echo("  課室的分數、答案與修改紀錄都保留；稽核紀錄已記下 member.forget。")
 
 
 @app.command()
