@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -12,7 +14,7 @@ from handlers.commands import parse_command
 from handlers.messages import Outgoing
 from handlers.turn import Turn
 from rubric import to_halfwidth
-from storage.errors import InvitationError
+from storage.errors import InvitationError, InvitationProblem
 from storage.invitations import (
     check_invitation,
     looks_like_code,
@@ -42,6 +44,48 @@ def _code_in(text: str) -> str | None:
     return cleaned if looks_like_code(cleaned) or len(normalize_code(cleaned)) >= 8 else None
 
 
+#: Wrong codes allowed within the window before codes from that chat are refused a while:
+#: codes are 10 letters from 31, so guessing is hopeless, and this keeps it that way.
+CODE_ATTEMPTS = 5
+CODE_WINDOW = timedelta(minutes=15)
+CODE_LOCK = timedelta(minutes=15)
+
+
+def _code_lock_minutes(turn: Turn) -> int | None:
+    """Minutes left of a lock after too many wrong codes, or None."""
+    until = turn.state.code_locked_until
+    if until is None:
+        return None
+    left = datetime.fromisoformat(until) - turn.now
+    if left.total_seconds() <= 0:
+        turn.state.code_locked_until = None
+        return None
+    return max(1, math.ceil(left.total_seconds() / 60))
+
+
+def _wrong_code(turn: Turn) -> None:
+    """Count a mistyped code; lock the chat out for a while after too many."""
+    recent = [t for t in turn.state.code_failures
+              if turn.now - datetime.fromisoformat(t) < CODE_WINDOW]
+    recent.append(turn.now.isoformat())
+    if len(recent) >= CODE_ATTEMPTS:
+        turn.state.code_locked_until = (turn.now + CODE_LOCK).isoformat()
+        logger.warning("too many wrong invitation codes from a %s chat; locked for %s",
+                       turn.incoming.channel, CODE_LOCK)
+        recent = []
+    turn.state.code_failures = recent
+
+
+def _redeem_refused(turn: Turn, refusal: InvitationError) -> None:
+    if refusal.reason == InvitationProblem.UNKNOWN:
+        _wrong_code(turn)
+        minutes = _code_lock_minutes(turn)
+        if minutes is not None:
+            turn.say(texts.TOO_MANY_CODES.format(minutes=minutes))
+            return
+    turn.say(texts.INVITATION_REFUSED[refusal.reason])
+
+
 def handle_stranger(turn: Turn) -> None:
     """An unknown chat identity: bind it with a code, or ask for one."""
     text = turn.incoming.text or ""
@@ -49,14 +93,19 @@ def handle_stranger(turn: Turn) -> None:
     if code is None:
         turn.say(texts.WELCOME_STRANGER)
         return
+    minutes = _code_lock_minutes(turn)
+    if minutes is not None:
+        turn.say(texts.TOO_MANY_CODES.format(minutes=minutes))
+        return
     try:
         member = redeem_for_identity(
             session=turn.session, text=code, channel=turn.incoming.channel,
             platform_user_id=turn.incoming.user_id, display_name=turn.incoming.display_name,
             now=turn.now)
     except InvitationError as refusal:
-        turn.say(texts.INVITATION_REFUSED[refusal.reason])
+        _redeem_refused(turn, refusal)
         return
+    turn.state.code_failures = []
     turn.member = member
     section = turn.session.get(Section, member.section_id) if member.section_id else None
     agency = turn.session.get(Agency, member.agency_id)
@@ -78,10 +127,14 @@ def handle_group(turn: Turn) -> None:
     if binding_for_chat(session=turn.session, channel=channel, chat_id=chat_id) is not None:
         turn.say(texts.GROUP_ALREADY_BOUND)
         return
+    minutes = _code_lock_minutes(turn)
+    if minutes is not None:
+        turn.say(texts.TOO_MANY_CODES.format(minutes=minutes))
+        return
     try:
         invitation = check_invitation(session=turn.session, text=command.arg, now=turn.now)
     except InvitationError as refusal:
-        turn.say(texts.INVITATION_REFUSED[refusal.reason])
+        _redeem_refused(turn, refusal)
         return
     if invitation.role != Role.SECRETARIAT:
         turn.say(texts.GROUP_CODE_NOT_SECRETARIAT)

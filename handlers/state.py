@@ -6,7 +6,7 @@ their defaults, so a later version of sqbot can read what this one wrote and vic
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -42,6 +42,8 @@ class State:
     question: str | None = None
     band: int | None = None
     measure: float | None = None
+    code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
+    code_locked_until: str | None = None  # ISO time; no code is checked before it
     proposal_id: int | None = None  # the proposal being written or decided
     proposal_field: str | None = None  # its field being asked, or the decision being taken
     proposal_mark: str | None = None  # the proposal's state when a decision was started

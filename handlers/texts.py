@@ -72,6 +72,10 @@ INVITATION_REFUSED = {
     InvitationProblem.EXPIRED: "這組邀請碼已過期，請向秘書室索取新的邀請碼。",
     InvitationProblem.REVOKED: "這組邀請碼已停用，請向秘書室索取新的邀請碼。",
 }
+TOO_MANY_CODES = (
+    "輸入錯誤的邀請碼次數過多，為保護帳號安全，請於 {minutes} 分鐘後再試；"
+    "如不確定邀請碼，請向秘書室確認。"
+)
 STALE_BUTTON = "這個按鈕已經過期（對話已往下進行），請使用最新訊息中的按鈕。"
 UNKNOWN_BUTTON = "無法辨識這個按鈕，請使用最新訊息中的按鈕。"
 NOT_YOUR_SECTION = "這份自評不屬於您的課室，無法操作。"

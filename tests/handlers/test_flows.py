@@ -576,3 +576,20 @@ def test_unexpected_error_is_reported_and_not_redelivered(office, caplog):
     assert "no rubric for year 99" in caplog.text
     assert chat.say("填寫自評", event_id="boom") == []
     assert _assessments(office) == []
+
+
+def test_repeated_wrong_codes_lock_the_chat_out_for_a_while(office, clock):
+    code = office.invite(name="張三")
+    chat = office.stranger("guesser")
+    for attempt in range(4):
+        chat.say(f"ABCDE-FGHJ{'KMNP'[attempt]}")
+        assert "查無此邀請碼" in chat.text
+    chat.say("ABCDE-FGHJQ")  # the fifth wrong code within 15 minutes
+    assert "輸入錯誤的邀請碼次數過多" in chat.text and "15 分鐘後再試" in chat.text
+    chat.say(code)  # even the right code waits out the lock
+    assert "輸入錯誤的邀請碼次數過多" in chat.text
+    with office.database.transaction() as session:
+        assert session.exec(select(ChatIdentity)).all() == []
+    clock.set(clock.now + timedelta(minutes=16))
+    chat.say(code)
+    assert "綁定完成！張三您好" in chat.text
