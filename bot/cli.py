@@ -36,7 +36,7 @@ from storage.org import (
 
 app = typer.Typer(help="服務品質小幫手 sqbot：服務品質自行考核的 LINE／Telegram 助理。",
                   no_args_is_help=True, add_completion=False)
-db_app = typer.Typer(help="資料庫：升級結構、查看版本。", no_args_is_help=True)
+db_app = typer.Typer(help="資料庫：升級結構、查看版本、備份與還原。", no_args_is_help=True)
 rubric_app = typer.Typer(help="評分表：檢查與顯示各年度的自行考核項目及評分表。",
                          no_args_is_help=True)
 invite_app = typer.Typer(help="邀請碼：讓同仁或秘書室群組綁定帳號。", no_args_is_help=True)
@@ -149,6 +149,57 @@ def db_current() -> None:
     typer.echo(f"資料庫版本：{current or '（空的）'}；程式需要：{head}")
     if current != head:
         raise typer.Exit(1)
+
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="備份檔路徑，例如 sqbot-115-12-01.jsonl.gz")],
+) -> None:
+    """把整個資料庫備份成一個可攜的檔案（gzip 壓縮的 JSON lines，兩種資料庫皆可還原）。"""
+    from storage.backup import BackupError, backup_database
+    from storage.db import Database
+
+    settings = _settings()
+    try:
+        database = Database.from_url(settings.database_url)
+        summary = backup_database(engine=database.engine, path=path, now=_now())
+    except BackupError as exc:
+        _fail(f"備份失敗：{exc}")
+    except StorageError as exc:
+        _fail(f"無法開啟資料庫（DATABASE_URL）：{exc}")
+    typer.echo(f"已備份 {summary.total:,} 筆資料（{len(summary.rows)} 個資料表，"
+               f"結構版本 {summary.revision}）到 {path}。")
+    typer.echo("證據檔案存放在 DATA_DIR/evidence，請一併備份該資料夾。")
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="sqbot db backup 產生的備份檔")],
+    yes: Annotated[bool, typer.Option("--yes", help="不再確認，直接還原")] = False,
+) -> None:
+    """把備份檔還原到一個空的、已升級到同一結構版本的資料庫（DATABASE_URL）。"""
+    from storage.backup import BackupError, read_header, restore_database
+    from storage.db import Database
+
+    settings = _settings()
+    try:
+        header = read_header(path)
+    except BackupError as exc:
+        _fail(f"無法還原：{exc}")
+    if not yes and not typer.confirm(
+            f"確定要把 {path}（結構版本 {header.get('revision')}，{header.get('created_at')}）"
+            f"還原到 {_safe_url(settings)} 嗎？"):
+        _fail("已取消，未做任何變更。")
+    try:
+        database = Database.from_url(settings.database_url)
+        summary = restore_database(engine=database.engine, path=path)
+    except BackupError as exc:
+        _fail(f"無法還原：{exc}")
+    except StorageError as exc:
+        _fail(f"無法開啟資料庫（DATABASE_URL）：{exc}")
+    typer.echo(f"已還原 {summary.total:,} 筆資料（結構版本 {summary.revision}）到 "
+               f"{_safe_url(settings)}。")
 
 
 @rubric_app.command("check")

@@ -64,3 +64,29 @@ def test_member_forget_with_yes_and_unknown_names(run, database_url, filled):
     result = run("member", "forget", "林課長", "--agency", "不存在局", "--yes",
                  database_url=database_url)
     assert result.exit_code == 1 and "找不到機關「不存在局」" in result.output
+
+
+def test_db_backup_and_restore(run, database_url, filled, empty_database_url, tmp_path):
+    path = tmp_path / "backup.jsonl.gz"
+    result = run("db", "backup", str(path), database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert "已備份" in result.output and "DATA_DIR/evidence" in result.output
+
+    result = run("db", "restore", str(path), "--yes", database_url=database_url)
+    assert result.exit_code == 1 and "無法還原" in result.output and "not empty" in result.output
+
+    result = run("db", "restore", str(path), "--yes", database_url=empty_database_url)
+    assert result.exit_code == 1 and "sqbot db upgrade" in result.output
+    assert run("db", "upgrade", database_url=empty_database_url).exit_code == 0
+    result = run("db", "restore", str(path), database_url=empty_database_url, input="n\n")
+    assert result.exit_code == 1 and "已取消" in result.output
+    result = run("db", "restore", str(path), database_url=empty_database_url, input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "已還原" in result.output
+    result = run("member", "forget", "王小明", "--yes", database_url=empty_database_url)
+    assert result.exit_code == 0, result.output
+
+
+def test_db_restore_names_a_missing_file(run, database_url, tmp_path):
+    result = run("db", "restore", str(tmp_path / "nope.gz"), "--yes", database_url=database_url)
+    assert result.exit_code == 1 and "nope.gz" in result.output and "Traceback" not in result.output
