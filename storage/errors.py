@@ -5,6 +5,7 @@
     ├── MigrationError        the schema cannot be brought to the code's version
     ├── NotFound              a named agency, section, member or code does not exist
     ├── InvitationError       an invitation code cannot be used (see ``reason``)
+    ├── BackupError           a backup cannot be written or restored (storage.backup)
     └── ConflictError         a row changed under us (optimistic lock) or a unique key clashed
 """
 
