@@ -233,9 +233,20 @@ class TelegramChannel:
                             chat_kind=ChatKind.PRIVATE if chat.type == "private"
                             else ChatKind.GROUP,
                             action=query.data, display_name=query.from_user.full_name)
+        change = update.my_chat_member
+        if change is not None:  # the bot was added to / removed from a chat, or (un)blocked
+            chat = change.chat
+            gone = change.new_chat_member.status in ("left", "kicked")
+            if chat.type == "private":
+                lifecycle, kind = ("unfollow" if gone else "follow"), ChatKind.PRIVATE
+            else:
+                lifecycle, kind = ("leave" if gone else "join"), ChatKind.GROUP
+            return Incoming(channel=CHANNEL, user_id=str(change.from_user.id),
+                            chat_id=str(chat.id), event_id=event_id, chat_kind=kind,
+                            lifecycle=lifecycle, display_name=change.from_user.full_name)
         message = update.message
         if message is None or message.from_user is None:
-            return None  # edited messages, chat member changes, channel posts …
+            return None  # edited messages, channel posts …
         kind = ChatKind.PRIVATE if message.chat.type == "private" else ChatKind.GROUP
         base = {"channel": CHANNEL, "user_id": str(message.from_user.id),
                 "chat_id": str(message.chat.id), "event_id": event_id, "chat_kind": kind,

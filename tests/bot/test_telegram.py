@@ -188,13 +188,40 @@ async def test_unhandled_update_types_are_ignored(fake, desk, telegram):
     await onboard(fake, desk)
     before = len(fake.calls_to("sendMessage"))
     fake.edited_message(USER, "改過的字")
-    fake.my_chat_member(-100200, USER, "member")
     fake.raw_update({"channel_post": {"message_id": 1, "date": 0,
                                       "chat": {"id": -100300, "type": "channel"}, "text": "hi"}})
-    marker = fake.user_text(USER, "說明")
+    fake.user_text(USER, "說明")
     await said(fake, USER, "使用說明")
     assert len(fake.calls_to("sendMessage")) == before + 1
-    assert marker
+
+
+async def test_chat_member_changes_join_leave_block_and_unblock(fake, desk, telegram):
+    group = -100200
+    fake.my_chat_member(group, 7001, "member")  # the bot is added to a group
+    await said(fake, group, "綁定 邀請碼")
+    code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
+    fake.group_text(group, 7001, f"/bind {code}")
+    await said(fake, group, "本群組已綁定為")
+    fake.my_chat_member(group, 7001, "kicked")  # and removed again
+    await eventually(lambda: not _bindings(desk), message="the binding is dropped")
+    await onboard(fake, desk)
+    fake.my_chat_member(USER, USER, "kicked")  # the member blocks the bot
+    await eventually(lambda: _identity(desk).unreachable_since is not None,
+                     message="marked unreachable")
+    fake.my_chat_member(USER, USER, "member")  # and unblocks it
+    await said(fake, USER, "歡迎回來！王小明您好")
+    assert _identity(desk).unreachable_since is None
+
+
+def _bindings(desk) -> list:
+    with desk.database.transaction() as session:
+        return list(session.exec(select(ChatBinding)).all())
+
+
+def _identity(desk):
+    with desk.database.transaction() as session:
+        return session.exec(select(ChatIdentity).where(
+            ChatIdentity.platform_user_id == str(USER))).one()
 
 
 async def test_group_binding_and_notices_through_the_outbox(fake, desk, telegram):
