@@ -124,6 +124,7 @@ def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
             output = running.stop()
         assert running.proc.returncode == 0, output
         assert fake.access_token not in output and LINE_SECRET not in output
+        assert "王小明" not in output and user not in output  # no personal data in the log
 
 
 def test_run_serves_telegram_by_polling_from_start_to_submission(environment, tmp_path):
