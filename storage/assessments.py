@@ -84,9 +84,11 @@ class ScoreChange:
         return self.previous_score != self.answer.self_score
 
 
-def _touch(assessment: Assessment, now: datetime) -> None:
+def _touch(session: Session, assessment: Assessment, now: datetime) -> None:
+    """A change to the assessment: bump its version and time, and keep it in the session."""
     assessment.version += 1
     assessment.updated_at = now
+    session.add(assessment)
 
 
 def _revise(session: Session, answer: Answer, field: str, old: object, new: object,
@@ -125,8 +127,7 @@ def record_score(*, session: Session, assessment: Assessment, question_code: str
     answer.answered_by_member_id = member.id
     answer.answered_at = now
     session.add(answer)
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     session.flush()
     return ScoreChange(answer, previous_score, previous_member)
 
@@ -139,8 +140,7 @@ def add_evidence_text(*, session: Session, assessment: Assessment, question_code
     answer.evidence_text = text if not old else f"{old}\n{text}"
     _revise(session, answer, "evidence_text", old, answer.evidence_text, member.id, now)
     session.add(answer)
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     session.flush()
     return answer
 
@@ -157,8 +157,7 @@ def add_attachment(*, session: Session, assessment: Assessment, question_code: s
     _revise(session, answer, "attachment", None,
             f"{attachment.filename or attachment.mime_type} ({attachment.size} bytes, "
             f"sha256 {attachment.sha256[:12]})", member.id, now)
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     return attachment
 
 
@@ -181,7 +180,7 @@ def submit_assessment(*, session: Session, assessment: Assessment, member: Membe
     after a return gets a new one.
     """
     assert assessment.id is not None
-    _touch(assessment, now)
+    _touch(session, assessment, now)
     reference = (f"{assessment.roc_year}Q{assessment.quarter}-{assessment.id:05d}-"
                  f"{assessment.version}")
     previous = assessment.status
@@ -189,7 +188,6 @@ def submit_assessment(*, session: Session, assessment: Assessment, member: Membe
     assessment.reference = reference
     assessment.submitted_at = now
     assessment.submitted_by_member_id = member.id
-    session.add(assessment)
     session.add(AuditEvent(
         agency_id=assessment.agency_id, actor_member_id=member.id, action="assessment.submit",
         subject=f"assessment:{assessment.id}",

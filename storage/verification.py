@@ -35,8 +35,7 @@ def set_verified_score(*, session: Session, assessment: Assessment, question_cod
     answer.reviewed_by_member_id = reviewer.id
     answer.reviewed_at = now
     session.add(answer)
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     session.flush()
     return answer
 
@@ -61,8 +60,7 @@ def return_assessment(*, session: Session, assessment: Assessment, reviewer: Mem
                              col(Answer.returned).is_(True))).all()]
     previous = assessment.status
     assessment.status = AssessmentStatus.RETURNED
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     session.add(AuditEvent(agency_id=assessment.agency_id, actor_member_id=reviewer.id,
                            action="assessment.return", subject=f"assessment:{assessment.id}",
                            detail={"reason": reason, "from": previous, "questions": marked},
@@ -90,8 +88,7 @@ def finish_verification(*, session: Session, assessment: Assessment, assessor: M
     assessment.assessor_member_id = assessor.id
     assessment.assessed_on = assessed_on
     assessment.strengths_and_suggestions = strengths_and_suggestions
-    _touch(assessment, now)
-    session.add(assessment)
+    _touch(session, assessment, now)
     session.add(AuditEvent(agency_id=assessment.agency_id, actor_member_id=assessor.id,
                            action="assessment.verify", subject=f"assessment:{assessment.id}",
                            detail={"assessed_on": assessed_on.isoformat()}, at=now))
