@@ -307,16 +307,22 @@ def _odt_table(
     return table
 
 
-def form_odt(form: SectionForm) -> bytes:
-    """The section's filled-in scoring form as an OpenDocument text file (ODT)."""
+def new_odt(title: str, subject: str) -> Document:
+    """An empty zh-TW text document with its title and subject, for every ODT writer."""
     doc = Document("text")
     for part in doc.parts:
         if part.startswith("Thumbnails/"):  # the template's picture, not this document's
             doc.del_part(part)
             doc.manifest.del_full_path(part)
     doc.language = "zh-TW"
-    doc.meta.title = clean_text(form.title)
-    doc.meta.subject = f"{clean_text(form.section)} {clean_text(form.period_label)}"
+    doc.meta.title = clean_text(title)
+    doc.meta.subject = clean_text(subject)
+    return doc
+
+
+def form_odt(form: SectionForm) -> bytes:
+    """The section's filled-in scoring form as an OpenDocument text file (ODT)."""
+    doc = new_odt(form.title, f"{form.section} {form.period_label}")
     _odt_styles(doc)
 
     body = doc.body

@@ -63,6 +63,7 @@ from reports.forms import (
     PAGE_WIDTH_CM,
     clean_text,
     docx_fonts,
+    new_odt,
 )
 from reports.model import QuarterTable
 from rubric import Period
@@ -511,14 +512,7 @@ def _odt_styles(doc: Document) -> None:
 
 def performance_odt(report: PerformanceReport) -> bytes:
     """The report as an OpenDocument text file (ODT)."""
-    doc = Document("text")
-    for part in doc.parts:
-        if part.startswith("Thumbnails/"):  # the template's picture, not this document's
-            doc.del_part(part)
-            doc.manifest.del_full_path(part)
-    doc.language = "zh-TW"
-    doc.meta.title = _clean(report.title)
-    doc.meta.subject = f"{report.roc_year}年度提升服務品質績效總報告"
+    doc = new_odt(_clean(report.title), f"{report.roc_year}年度提升服務品質績效總報告")
     _odt_styles(doc)
     body = doc.body
     body.clear()

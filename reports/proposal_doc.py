@@ -32,6 +32,7 @@ from reports.forms import (
     _odt_text_props,
     clean_text,
     docx_fonts,
+    new_odt,
 )
 from rubric.periods import format_roc_date
 from storage.models import Agency, Member, Proposal, Section
@@ -191,14 +192,7 @@ def _odt_styles(doc: Document) -> None:
 
 def proposal_odt(doc: ProposalDocument) -> bytes:
     """The proposal as an OpenDocument text file (ODT)."""
-    odt = Document("text")
-    for part in odt.parts:
-        if part.startswith("Thumbnails/"):  # the template's picture, not this document's
-            odt.del_part(part)
-            odt.manifest.del_full_path(part)
-    odt.language = "zh-TW"
-    odt.meta.title = clean_text(doc.heading)
-    odt.meta.subject = doc.reference or "創意提案"
+    odt = new_odt(doc.heading, doc.reference or "創意提案")
     _odt_styles(odt)
     body = odt.body
     body.clear()
