@@ -19,11 +19,12 @@ class DeliveryError(Exception):
 
 
 class RetryLater(DeliveryError):
-    """Transient: try again after ``after`` seconds."""
+    """Transient: try again after ``after`` seconds at the earliest (None: the sender's
+    backoff decides, which grows while the trouble lasts)."""
 
     retryable = True
 
-    def __init__(self, reason: str, after: float = 5.0) -> None:
+    def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
         self.after = after
 

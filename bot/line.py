@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aiohttp
 from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.messaging import (
@@ -66,6 +67,11 @@ MULTICAST_LIMIT = 500
 FILE_NOT_ON_LINE = ("（檔案「{name}」無法經由 LINE 傳送：請在 Telegram 或終端機（sqbot chat、"
                     "sqbot report）取得。）")
 RETRY_NAMESPACE = uuid.UUID("5b0f3c9e-6a51-4d0e-9a53-2f1c0b7e9d11")
+#: Seconds before a Messaging API request is given up (the SDK's own default is 5 minutes,
+#: which would stall the outbox behind one unanswered request).
+REQUEST_TIMEOUT = 10.0
+#: What the SDK's aiohttp transport raises when LINE cannot be reached or does not answer.
+NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
 Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
 
@@ -158,7 +164,8 @@ class LineChannel:
 
     def __init__(self, *, channel_secret: str, access_token: str, dispatch: Dispatch,
                  max_evidence_bytes: int, api_base_url: str | None = None,
-                 fallback: Fallback | None = None) -> None:
+                 fallback: Fallback | None = None,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         if not channel_secret or not access_token:
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are both needed")
         self.parser = WebhookParser(channel_secret)
@@ -172,6 +179,7 @@ class LineChannel:
         self.dispatch = dispatch
         self.max_evidence_bytes = max_evidence_bytes
         self.fallback = fallback
+        self.timeout = request_timeout
         self._replies: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -218,7 +226,12 @@ class LineChannel:
         Returns False if some event could not be committed, so LINE should redeliver.
         """
         for event in events:
-            incoming = await self.to_incoming(event)
+            try:
+                incoming = await self.to_incoming(event)
+            except (ApiException, *NETWORK_ERRORS) as exc:  # a file's content not fetched
+                logger.warning("LINE content not fetched (%s); LINE will redeliver",
+                               exc.__class__.__name__)
+                return False
             if incoming is None:
                 continue
             replies = await self.dispatch(incoming)
@@ -272,7 +285,8 @@ class LineChannel:
                 message_id = str(getattr(content, "id", ""))
                 if size is not None and size > self.max_evidence_bytes:
                     return Attachment(kind, b"", mime, name, message_id, declared_size=size)
-                data = bytes(await self.blob.get_message_content(message_id))
+                data = bytes(await self.blob.get_message_content(
+                    message_id, _request_timeout=self.timeout))
                 return Attachment(kind, data, _guess_mime(name) or mime, name, message_id)
         return None
 
@@ -285,8 +299,11 @@ class LineChannel:
         if token:
             try:
                 await self.api.reply_message(ReplyMessageRequest(replyToken=token,
-                                                                 messages=first))
+                                                                 messages=first),
+                                             _request_timeout=self.timeout)
                 first = []
+            except NETWORK_ERRORS as exc:
+                logger.warning("LINE reply failed (%s); pushing instead", exc.__class__.__name__)
             except ApiException as exc:
                 if exc.status != 400:
                     logger.warning("LINE reply failed with %s; pushing instead", exc.status)
@@ -298,8 +315,8 @@ class LineChannel:
             key = str(uuid.uuid4())
             try:
                 await self._push(chat_id, batch, key)
-            except (RetryLater, Unreachable) as exc:
-                logger.warning("LINE push of a reply failed (%s)", exc)
+            except DeliveryError as exc:
+                logger.warning("LINE push of a reply failed (%s); queued in the outbox", exc)
                 if self.fallback is not None:
                     pending = [Outgoing(text=_message_text(m)) for m in remaining[start:]]
                     await self.fallback(CHANNEL, chat_id, pending)
@@ -320,23 +337,28 @@ class LineChannel:
         messages = render(message)[:MESSAGES_PER_REQUEST]
         try:
             await self.api.multicast(MulticastRequest(to=list(destinations), messages=messages),
-                                     x_line_retry_key=retry_key(key))
+                                     x_line_retry_key=retry_key(key),
+                                     _request_timeout=self.timeout)
         except ApiException as exc:
             _raise_delivery(exc)
+        except NETWORK_ERRORS as exc:
+            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}") from exc
 
     async def _push(self, to: str, messages: list[Message], key: str) -> None:
         try:
             await self.api.push_message(PushMessageRequest(to=to, messages=messages),
-                                        x_line_retry_key=key)
+                                        x_line_retry_key=key, _request_timeout=self.timeout)
         except ApiException as exc:
             _raise_delivery(exc)
+        except NETWORK_ERRORS as exc:
+            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}") from exc
 
     async def quota_left(self) -> int | None:
         """Messages left this month (None: no limit)."""
-        quota = await self.api.get_message_quota()
+        quota = await self.api.get_message_quota(_request_timeout=self.timeout)
         if quota.type != "limited" or quota.value is None:
             return None
-        used = await self.api.get_message_quota_consumption()
+        used = await self.api.get_message_quota_consumption(_request_timeout=self.timeout)
         return max(quota.value - used.total_usage, 0)
 
 
@@ -345,7 +367,7 @@ def _raise_delivery(exc: ApiException) -> None:
     if status == 409:
         return  # this retry key was accepted before: delivered already, nothing to do
     if status == 429 or status >= 500:
-        raise RetryLater(f"LINE answered {status}", 30.0 if status == 429 else 10.0) from exc
+        raise RetryLater(f"LINE answered {status}", 30.0 if status == 429 else None) from exc
     message = _error_message(exc)
     if status in (403, 404) or (status == 400 and "'to'" in message):
         raise Unreachable(f"LINE answered {status}: {message}") from exc

@@ -189,7 +189,9 @@ class OutboxSender:
                 if row is not None:
                     self._tell_secretariat(session, row, "多次重試仍無法送達")
                 return
-            wait = timedelta(seconds=after) if after is not None else backoff(attempts)
+            # The platform's own wait (Telegram's retry_after) is a minimum; while trouble lasts
+            # the backoff grows, so a long outage is ridden out rather than given up on.
+            wait = max(timedelta(seconds=after or 0), backoff(attempts))
             mark_retry(session=session, row_id=row_id, when=now + wait, error=error)
 
     def _unreachable(self, row_id: int, channel: str, destination: str, error: str) -> None:
