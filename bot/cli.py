@@ -656,6 +656,10 @@ def member_forget(
 @app.command()
 def run(
     port: Annotated[int | None, typer.Option(help="HTTP 連接埠（預設 PORT 或 8000）")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=32, help="工作程序數（預設 WORKERS 或 1；多於 1 時請用 PostgreSQL）")] = None,
+    listen_fd: Annotated[int | None, typer.Option(hidden=True)] = None,
+    worker_index: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """啟動機器人服務：webhook 伺服器（/healthz、各平台 webhook）、Telegram 與寄送佇列。"""
     import asyncio
@@ -665,15 +669,47 @@ def run(
     settings = _settings()
     if port is not None:
         settings = settings.model_copy(update={"port": port})
+    count = workers or settings.workers
+    if listen_fd is not None:
+        import socket
+
+        with socket.socket(fileno=listen_fd) as inherited:  # the supervisor's HOST:PORT
+            host, bound_port = inherited.getsockname()[:2]
+            inherited.detach()
+        settings = settings.model_copy(update={"host": host, "port": bound_port})
+    elif count > 1:
+        _supervise(settings, count)
+        return
     try:
         database = open_database(settings)
     except (NotMigrated, StorageError) as exc:
         _fail(str(exc))
-    channels = [name for name, on in (("Telegram", settings.telegram_enabled),
-                                      ("LINE", settings.line_enabled)) if on]
-    typer.echo(f"sqbot 服務啟動於 http://{settings.host}:{settings.port}"
-               f"（頻道：{'、'.join(channels) or '無，請設定 TELEGRAM_BOT_TOKEN 或 LINE 憑證'}）")
-    asyncio.run(Service(settings, database).run())
+    if listen_fd is None:
+        channels = [name for name, on in (("Telegram", settings.telegram_enabled),
+                                          ("LINE", settings.line_enabled)) if on]
+        none = "無，請設定 TELEGRAM_BOT_TOKEN 或 LINE 憑證"
+        typer.echo(f"sqbot 服務啟動於 http://{settings.host}:{settings.port}"
+                   f"（頻道：{'、'.join(channels) or none}）")
+    asyncio.run(Service(settings, database, worker_index=worker_index,
+                        listen_fd=listen_fd).run())
+
+
+def _supervise(settings: Settings, count: int) -> None:
+    from bot import workers
+
+    try:  # check the database once here, so a wrong DATABASE_URL is one clear message
+        open_database(settings).dispose()
+    except (NotMigrated, StorageError) as exc:
+        _fail(str(exc))
+    try:
+        sock = workers.bind(settings.host, settings.port)
+    except OSError as exc:
+        _fail(f"無法監聽 {settings.host}:{settings.port}（HOST、PORT）：{exc.strerror}")
+    if settings.database_url.startswith("sqlite"):
+        typer.echo("注意：SQLite 一次只允許一個程序寫入，多個工作程序會互相等待；"
+                   "正式環境請將 DATABASE_URL 設為 PostgreSQL。", err=True)
+    typer.echo(f"sqbot 服務啟動於 http://{settings.host}:{settings.port}（{count} 個工作程序）")
+    raise typer.Exit(workers.Supervisor(sock, count).run())
 
 
 def main() -> None:

@@ -36,12 +36,16 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler = next((h for h in root.handlers if getattr(h, "_sqbot", False)), None)
     if handler is None:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        # The process id tells the workers of `sqbot run --workers` apart.
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
         handler._sqbot = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.filters = [RedactSecrets(secrets)]
     # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates every migration step at INFO; the CLI reports the outcome itself.
+    # APScheduler narrates every job it adds and runs; sqbot logs what a round queued.
     if level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)

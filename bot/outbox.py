@@ -108,6 +108,8 @@ class OutboxSender:
             await self._deliver_multicast(batch)
         for row_id, channel, destination, payload, key, attempts in singles:
             await self._deliver(row_id, channel, destination, payload, key, attempts)
+        if rows:
+            logger.debug("outbox: %s rows tried", len(rows))
         return len(rows)
 
     def _group_for_multicast(self, rows: list[Row]) -> tuple[list[Row], list[list[Row]]]:

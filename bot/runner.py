@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -38,6 +40,25 @@ class Service:
     line: LineChannel | None = None
     scheduler: ReminderScheduler | None = None
     outbox: OutboxSender | None = None
+    worker_index: int | None = None
+    """This process's place under ``sqbot run --workers`` (None: the only process)."""
+    listen_fd: int | None = None
+    """A listening socket inherited from the supervisor, instead of binding HOST:PORT."""
+
+    @property
+    def polls_telegram(self) -> bool:
+        """Telegram allows one getUpdates consumer: the only process, or worker 0."""
+        return self.telegram is not None and self.telegram.mode == "polling" \
+            and self.worker_index in (None, 0)
+
+    def health(self) -> dict[str, object]:
+        """What /healthz adds about this process."""
+        report: dict[str, object] = {"pid": os.getpid()}
+        if self.worker_index is not None:
+            report["worker"] = self.worker_index
+        if self.scheduler is not None:
+            report["scheduler"] = "leading" if self.scheduler.leading else "standby"
+        return report
 
     def build(self) -> uvicorn.Server:
         """Wire the channels and return the (not yet started) HTTP server."""
@@ -63,10 +84,12 @@ class Service:
             senders[self.line.channel] = self.line
         self.outbox.senders = senders
         reminders = Reminders(self.database, schedule_config(self.settings))
-        self.scheduler = ReminderScheduler(reminders, leader_for(self.database), self.clock,
-                                           on_queued=self.outbox.wake)
+        self.scheduler = ReminderScheduler(
+            reminders, leader_for(self.database), self.clock, on_queued=self.outbox.wake,
+            check_seconds=self.settings.scheduler_check_seconds)
         app = create_app(database=self.database, telegram=self.telegram, line=self.line,
-                         on_startup=self._start_channels, on_shutdown=self._stop_channels)
+                         on_startup=self._start_channels, on_shutdown=self._stop_channels,
+                         health=self.health)
         config = uvicorn.Config(app, host=self.settings.host, port=self.settings.port,
                                 log_level="warning", lifespan="on", access_log=False)
         return uvicorn.Server(config)
@@ -94,16 +117,18 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._request_stop, server)
         background: list[asyncio.Task[None]] = []
-        serving = asyncio.create_task(server.serve())
+        sockets = None if self.listen_fd is None else [socket.socket(fileno=self.listen_fd)]
+        serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         if serving.done():
             await serving  # raises the start-up error (port in use …)
             return
-        logger.info("sqbot serving on %s:%s", self.settings.host, self.settings.port)
+        logger.info("sqbot serving on %s:%s%s", self.settings.host, self.settings.port,
+                    "" if self.worker_index is None else f" (worker {self.worker_index})")
         if self.outbox is not None:
             background.append(asyncio.create_task(self.outbox.run(self.stop)))
-        if self.telegram is not None and self.telegram.mode == "polling":
+        if self.telegram is not None and self.polls_telegram:
             background.append(asyncio.create_task(self.telegram.poll(self.stop)))
         if self.line is not None:
             background.append(asyncio.create_task(self._watch_line_quota()))

@@ -37,6 +37,10 @@ ADVISORY_KEY = 0x7371626F74
 class Leader(Protocol):
     """Who may run the scheduler."""
 
+    @property
+    def held(self) -> bool:
+        """Whether this process held leadership when last asked."""
+
     def try_acquire(self) -> bool:
         """True while this process is (or just became) the leader."""
 
@@ -50,6 +54,10 @@ class PostgresLeader:
     def __init__(self, url: str) -> None:
         self._dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
         self._connection: psycopg.Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None
 
     @property
     def backend_pid(self) -> int | None:
@@ -95,6 +103,10 @@ class FileLeader:
         self.path = path
         self._file: IO[str] | None = None
 
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
     def try_acquire(self) -> bool:
         if self._file is not None:
             return True
@@ -130,16 +142,17 @@ def leader_for(database: Database) -> Leader:
 
 
 class ReminderScheduler:
-    """Ticks at the reminder time (and every few minutes, to catch up) while leading."""
+    """Ticks at the reminder time, at start-up and every ``check_seconds``; only the leader's
+    ticks queue anything."""
 
     def __init__(self, reminders: Reminders, leader: Leader, clock: Callable[[], datetime],
                  *, on_queued: Callable[[], None] | None = None,
-                 catch_up_minutes: int = 10) -> None:
+                 check_seconds: int = 60) -> None:
         self.reminders = reminders
         self.leader = leader
         self.clock = clock
         self.on_queued = on_queued
-        self.catch_up_minutes = catch_up_minutes
+        self.check_seconds = check_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
 
@@ -155,6 +168,11 @@ class ReminderScheduler:
                     self.on_queued()
             return report
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process runs the reminders (as of the last check)."""
+        return self.leader.held
+
     def start(self) -> None:
         """Schedule the ticks (the first one right away: reminders missed while down)."""
         time = self.reminders.config.reminder_time
@@ -163,8 +181,10 @@ class ReminderScheduler:
                                                  timezone=TAIPEI),
                           id="reminder-time", coalesce=True, max_instances=1,
                           misfire_grace_time=3600)
-        scheduler.add_job(self.tick, IntervalTrigger(minutes=self.catch_up_minutes),
-                          id="catch-up", coalesce=True, max_instances=1)
+        # Every check: the leader confirms it still holds the lock and queues what became
+        # due or deliverable (a secretariat group bound since); a standby tries to take over.
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.check_seconds),
+                          id="check", coalesce=True, max_instances=1)
         scheduler.add_job(self.tick, id="start-up")
         scheduler.start()
         self._scheduler = scheduler

@@ -41,7 +41,8 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
 def create_app(*, database: Database, telegram: TelegramChannel | None = None,
                line: LineChannel | None = None, extra_routes: list[Route] | None = None,
                on_startup: Callable[[], Awaitable[None]] | None = None,
-               on_shutdown: Callable[[], Awaitable[None]] | None = None) -> Starlette:
+               on_shutdown: Callable[[], Awaitable[None]] | None = None,
+               health: Callable[[], dict[str, Any]] | None = None) -> Starlette:
     """The app: ``POST /telegram/webhook`` (webhook mode), ``POST /line/webhook``,
     ``GET /healthz``."""
 
@@ -56,6 +57,8 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             report["database"] = "unavailable"
         report["telegram"] = telegram.mode if telegram else "off"
         report["line"] = "webhook" if line is not None else "off"
+        if health is not None:
+            report.update(health())
         status = 200 if report["database"] == "ok" else 503
         return JSONResponse(report, status_code=status)
 
@@ -77,6 +80,7 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             return PlainTextResponse("not an Update", status_code=400)
         # 200 only once the update is committed: otherwise Telegram delivers it again.
         if await telegram.process(data):
+            logger.debug("Telegram webhook: update %s committed", data["update_id"])
             return Response(status_code=200)
         return PlainTextResponse("not processed; please retry", status_code=500)
 
@@ -102,8 +106,10 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             logger.warning("LINE events not committed (database busy); LINE will redeliver")
             handled = False
         # 200 only once every event is committed: otherwise LINE redelivers the batch.
-        return Response(status_code=200) if handled else \
-            PlainTextResponse("not processed; please retry", status_code=500)
+        if handled:
+            logger.debug("LINE webhook: %s events committed", len(events))
+            return Response(status_code=200)
+        return PlainTextResponse("not processed; please retry", status_code=500)
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if telegram is not None and telegram.mode == "webhook":

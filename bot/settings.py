@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=32, description="sqbot run's worker processes")
     agency: str | None = Field(default=None, description="agency served when there are several")
 
     telegram_bot_token: SecretStr | None = None
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     nudge_days_before_due: Annotated[list[int], NoDecode] = [7, 3, 1, 0]
     report_countdown: Annotated[list[str], NoDecode] = ["12-01", "12-15", "12-24", "12-30"]
     reminder_time: str = "09:00"
+    scheduler_check_seconds: int = Field(default=60, ge=1, le=3600)
     extra_closed_days: Annotated[list[date], NoDecode] = []
     extra_working_days: Annotated[list[date], NoDecode] = []
 

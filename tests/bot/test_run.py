@@ -95,8 +95,10 @@ def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
         running = Running(env, tmp_path)
         user = hook.user_id("wang")
         try:
-            assert httpx.get(f"{running.url}/healthz").json() == {
-                "database": "ok", "telegram": "off", "line": "webhook"}
+            health = httpx.get(f"{running.url}/healthz").json()
+            assert health == {"database": "ok", "telegram": "off", "line": "webhook",
+                              "pid": running.proc.pid, "scheduler": health["scheduler"]}
+            assert health["scheduler"] in ("leading", "standby")
 
             def send(event):
                 payload = hook.body(event)

@@ -23,6 +23,7 @@ Lengths count UTF-16 code units, as LINE does; the properties LINE counts in gra
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import datetime
@@ -702,6 +703,8 @@ class FakeLine:
         self.blocked: set[str] = set()
         """Users who blocked the bot: LINE accepts sends to them (200) but delivers and counts
         nothing."""
+        self.latency = 0.0
+        """Seconds every request waits before it is answered (a slow platform)."""
         self.accepted_retry_keys: dict[str, str] = {}
         """X-Line-Retry-Key -> id of the request that was accepted with it."""
         self._sent_messages: dict[str, list[dict[str, str]]] = {}
@@ -823,6 +826,8 @@ class FakeLine:
 
     async def _endpoint(self, http: HttpRequest) -> Response:
         raw = await http.body()
+        if self.latency:
+            await asyncio.sleep(self.latency)
         headers = {name.lower(): value for name, value in http.headers.items()}
         body: Any = None
         if raw:
