@@ -44,6 +44,9 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     handler.filters = [RedactSecrets(secrets)]
     # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # python-telegram-bot logs every Bot API call's parameters and answer at DEBUG: message
+    # texts with people's names and chat ids. Personal data stays out even at DEBUG.
+    logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))
     # Alembic narrates every migration step at INFO; the CLI reports the outcome itself.
     # APScheduler narrates every job it adds and runs; sqbot logs what a round queued.
     if level != "DEBUG":

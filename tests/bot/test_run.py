@@ -159,3 +159,5 @@ def test_run_serves_telegram_by_polling_from_start_to_submission(environment, tm
             output = running.stop()
         assert running.proc.returncode == 0, output
         assert token not in output  # not even at DEBUG, where httpx would log request URLs
+        # Nor names or chat ids, which python-telegram-bot logs with every call at DEBUG.
+        assert "趙工程師" not in output and str(user) not in output
