@@ -342,7 +342,7 @@ class LineChannel:
         except ApiException as exc:
             _raise_delivery(exc)
         except NETWORK_ERRORS as exc:
-            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}") from exc
+            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}: {exc}") from exc
 
     async def _push(self, to: str, messages: list[Message], key: str) -> None:
         try:
@@ -351,7 +351,7 @@ class LineChannel:
         except ApiException as exc:
             _raise_delivery(exc)
         except NETWORK_ERRORS as exc:
-            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}") from exc
+            raise RetryLater(f"LINE not reachable: {exc.__class__.__name__}: {exc}") from exc
 
     async def quota_left(self) -> int | None:
         """Messages left this month (None: no limit)."""

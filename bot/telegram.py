@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import html
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +52,13 @@ COMMANDS = [
     ("pause", "暫停，下次繼續"),
     ("help", "使用說明"),
 ]
+#: Flood waits up to this many seconds are waited out in line (the rate limiter retries the
+#: call, up to 3 times); a longer one is raised at once, so the message waits in the outbox
+#: until Telegram allows it instead of holding up every call of the bot meanwhile.
+INLINE_RETRY_AFTER = 5.0
+#: Seconds a send may take to connect, to be written and to be answered before it is given up
+#: (python-telegram-bot's own default for each; other calls keep that default).
+REQUEST_TIMEOUT = 5.0
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
 #: Called with replies that could not be sent right after the commit, so they are kept
 #: (the app wires it to the outbox) instead of being lost.
@@ -87,6 +94,50 @@ def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+class _LongFloodWait(Exception):
+    """Carries a RetryAfter too long to wait out in line past AIORateLimiter's retries."""
+
+    def __init__(self, original: RetryAfter) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class RateLimiter(AIORateLimiter):
+    """AIORateLimiter (30 calls a second, 20 a minute per group) that retries a call in line
+    only for a short flood wait (``INLINE_RETRY_AFTER``).
+
+    AIORateLimiter sleeps for every RetryAfter and retries, holding back every other call of
+    the bot meanwhile. In trouble Telegram asks for a minute or more: waited out in line, that
+    stalled the outbox three times as long for every message and kept a webhook update
+    unanswered as long (so Telegram sends it again). The outbox already waits max(Telegram's
+    wait, its own backoff) between attempts, and a reply that cannot go out falls back to it.
+    """
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        async def call(*call_args: Any,
+                       **call_kwargs: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter as exc:
+                if _seconds(exc.retry_after) > INLINE_RETRY_AFTER:
+                    raise _LongFloodWait(exc) from exc
+                raise
+
+        try:
+            return await super().process_request(call, args, kwargs, endpoint, data,
+                                                 rate_limit_args)
+        except _LongFloodWait as wait:
+            raise wait.original from None
+
+
 class TelegramChannel:
     """The bot on Telegram: turns updates into events and replies into Bot API calls."""
 
@@ -95,7 +146,8 @@ class TelegramChannel:
     def __init__(self, *, token: str, dispatch: Dispatch, max_evidence_bytes: int,
                  api_base_url: str | None = None, webhook_url: str | None = None,
                  rate_limiter: bool = True, fallback: Fallback | None = None,
-                 commands_retry_delay: float = 5.0) -> None:
+                 commands_retry_delay: float = 5.0,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is empty")
         builder = Application.builder().token(token).updater(None)
@@ -103,7 +155,7 @@ class TelegramChannel:
             builder = builder.base_url(api_base_url).base_file_url(
                 api_base_url.removesuffix("/bot") + "/file/bot")
         if rate_limiter:
-            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+            builder = builder.rate_limiter(RateLimiter(max_retries=3))  # type: ignore[arg-type]
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
@@ -112,6 +164,7 @@ class TelegramChannel:
         self.webhook_url = webhook_url
         self.fallback = fallback
         self.webhook_secret = webhook_secret_for(token)
+        self.timeout = request_timeout
         self._failed: set[int] = set()
         self._commands_task: asyncio.Task[None] | None = None
         self._commands_retry_delay = commands_retry_delay
@@ -312,11 +365,14 @@ class TelegramChannel:
                 last = index == len(parts) - 1
                 await bot.send_message(destination, html.escape(part, quote=False),
                                        parse_mode=ParseMode.HTML,
-                                       reply_markup=keyboard(message.choices) if last else None)
+                                       reply_markup=keyboard(message.choices) if last else None,
+                                       connect_timeout=self.timeout, read_timeout=self.timeout,
+                                       write_timeout=self.timeout)
             for doc, send in ((message.document, bot.send_document),
                               (message.picture, bot.send_photo)):
-                if doc is not None:
-                    await send(destination, InputFile(doc.content, filename=doc.filename))
+                if doc is not None:  # uploads keep python-telegram-bot's longer write timeout
+                    await send(destination, InputFile(doc.content, filename=doc.filename),
+                               connect_timeout=self.timeout, read_timeout=self.timeout)
         except RetryAfter as exc:
             raise RetryLater(f"Telegram asked to wait: {exc}", _seconds(exc.retry_after)) \
                 from exc

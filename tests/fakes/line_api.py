@@ -724,7 +724,7 @@ class FakeLine:
         """Serve on a free port in a background thread; return once it accepts connections."""
         if self._server is not None:
             raise RuntimeError("FakeLine is already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -801,6 +801,11 @@ class FakeLine:
         text = message or DEFAULT_FAILURE.get(status, f"Error {status}")
         with self._lock:
             self._failures.append(_Failure(path_suffix, status, times, text, deliver))
+
+    def clear_failures(self) -> None:
+        """Drop every failure ``fail_next`` arranged that has not been used up yet."""
+        with self._lock:
+            self._failures.clear()
 
     # -- inspecting -----------------------------------------------------------------------
 

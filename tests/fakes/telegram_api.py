@@ -1466,6 +1466,16 @@ class FakeTelegram:
         with self._lock:
             return copy.deepcopy(self._updates)
 
+    def take_update(self, update_id: int) -> dict[str, Any]:
+        """Remove pending update ``update_id`` and return it, for a test that delivers it to
+        a webhook itself (at any address, and as often as it likes)."""
+        with self._cond:
+            for index, update in enumerate(self._updates):
+                if update["update_id"] == update_id:
+                    del self._updates[index]
+                    return copy.deepcopy(update)
+        raise LookupError(f"no pending update {update_id}")
+
     def file_content(self, file_id: str) -> bytes:
         with self._lock:
             return self._files[file_id].data
@@ -1519,6 +1529,11 @@ class FakeTelegram:
         with self._lock:
             queue = self._failures.setdefault(spec.name.lower(), collections.deque())
             queue.extend([(kind, retry_after)] * times)
+
+    def clear_failures(self) -> None:
+        """Drop every failure ``fail_next`` arranged that has not been used up yet."""
+        with self._lock:
+            self._failures.clear()
 
     def _take_failure(self, method: str) -> ApiError | None:
         with self._lock:
