@@ -16,10 +16,20 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from bot.delivery import ChannelSender, DeliveryError, RetryLater, Unreachable
 from handlers.messages import Outgoing
 from storage.db import Database
-from storage.delivery import claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+from storage.delivery import (
+    LEASE,
+    claim_due,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    mark_unreachable,
+    renew_lease,
+)
 from storage.models import Member, OutboxMessage
 from storage.outbox import enqueue, secretariat_destinations
 
@@ -40,10 +50,11 @@ class OutboxSender:
     """Drains the outbox through the configured channels."""
 
     def __init__(self, database: Database, senders: Mapping[str, ChannelSender],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], *, lease: timedelta = LEASE) -> None:
         self.database = database
         self.senders = dict(senders)
         self.clock = clock
+        self.lease = lease
         self._wake = asyncio.Event()
 
     async def check_quota(self, channel: str, agency_id: int) -> bool:
@@ -91,6 +102,9 @@ class OutboxSender:
             try:
                 while await self.drain_once():
                     pass
+            except sa.exc.OperationalError as exc:  # the database restarting, or locked
+                logger.warning("outbox: database unavailable (%s); retrying",
+                               exc.__class__.__name__)
             except Exception:  # keep the loop alive; the rows stay pending
                 logger.exception("outbox drain failed; retrying")
             self._wake.clear()
@@ -103,14 +117,43 @@ class OutboxSender:
             return 0
         now = self.clock()
         rows = await asyncio.to_thread(self._claim, now, limit)
-        singles, groups = self._group_for_multicast(rows)
-        for batch in groups:
-            await self._deliver_multicast(batch)
-        for row_id, channel, destination, payload, key, attempts in singles:
-            await self._deliver(row_id, channel, destination, payload, key, attempts)
+        if not rows:
+            return 0
+        # While a slow platform keeps this batch busy, renew the lease on what is not done
+        # yet, so another sender (another worker) does not take those rows and send them
+        # again once the first lease runs out.
+        renewing = asyncio.create_task(self._keep_lease([r[0] for r in rows], now + self.lease))
+        try:
+            singles, groups = self._group_for_multicast(rows)
+            for batch in groups:
+                await self._deliver_multicast(batch)
+            for row_id, channel, destination, payload, key, attempts in singles:
+                await self._deliver(row_id, channel, destination, payload, key, attempts)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         if rows:
             logger.debug("outbox: %s rows tried", len(rows))
         return len(rows)
+
+    async def _keep_lease(self, row_ids: list[int], held_until: datetime) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            until = self.clock() + self.lease
+
+            def renew(held: datetime = held_until, new: datetime = until) -> int:
+                with self.database.transaction() as session:
+                    return renew_lease(session=session, row_ids=row_ids, held_until=held,
+                                       until=new)
+
+            try:
+                if not await asyncio.to_thread(renew):
+                    return
+            except Exception:  # the database away: the lease may lapse, rows are kept
+                logger.warning("outbox: could not renew the lease on %s rows", len(row_ids))
+                return
+            held_until = until
 
     def _group_for_multicast(self, rows: list[Row]) -> tuple[list[Row], list[list[Row]]]:
         """Rows with the same message to several users of a channel that can multicast."""
@@ -151,7 +194,8 @@ class OutboxSender:
 
     def _claim(self, now: datetime, limit: int) -> list[Row]:
         with self.database.transaction() as session:
-            claimed = claim_due(session=session, channels=self.senders, now=now, limit=limit)
+            claimed = claim_due(session=session, channels=self.senders, now=now, limit=limit,
+                                lease=self.lease)
             return [(r.id or 0, r.channel, r.destination, r.payload, r.idempotency_key,
                      r.attempts) for r in claimed]
 

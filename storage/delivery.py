@@ -13,12 +13,12 @@ LEASE = timedelta(seconds=60)
 
 
 def claim_due(*, session: Session, channels: Collection[str], now: datetime,
-              limit: int = 50) -> Sequence[OutboxMessage]:
+              limit: int = 50, lease: timedelta = LEASE) -> Sequence[OutboxMessage]:
     """Pending rows of ``channels`` that are due, leased for a minute to this sender.
 
     On PostgreSQL ``SKIP LOCKED`` lets several senders drain one outbox without taking the
     same row; the lease (``next_attempt_at`` moved forward) makes a row whose sender died
-    mid-send due again later.
+    mid-send due again later. A sender still busy renews it (:func:`renew_lease`).
     """
     rows = session.exec(
         select(OutboxMessage)
@@ -30,9 +30,25 @@ def claim_due(*, session: Session, channels: Collection[str], now: datetime,
     ).all()
     for row in rows:
         row.attempts += 1
-        row.next_attempt_at = now + LEASE
+        row.next_attempt_at = now + lease
         session.add(row)
     return rows
+
+
+def renew_lease(*, session: Session, row_ids: Collection[int], held_until: datetime,
+                until: datetime) -> int:
+    """Extend this sender's lease on the rows it is still sending: those of ``row_ids`` that
+    are pending with exactly the lease ``held_until`` it set (a row it has finished, or one
+    rescheduled meanwhile, has another time and is left alone). Returns how many."""
+    rows = session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.id).in_(list(row_ids)),
+                                    OutboxMessage.status == OutboxStatus.PENDING,
+                                    OutboxMessage.next_attempt_at == held_until)
+        .with_for_update()).all()
+    for row in rows:
+        row.next_attempt_at = until
+        session.add(row)
+    return len(rows)
 
 
 def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
