@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -23,6 +23,7 @@ from handlers.messages import Outgoing
 from storage.db import Database
 from storage.delivery import (
     LEASE,
+    assign_batch,
     claim_due,
     mark_failed,
     mark_retry,
@@ -37,8 +38,19 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 MULTICAST_LIMIT = 500
-#: A claimed row: (id, channel, destination, payload, idempotency key, attempts).
-Row = tuple[int, str, str, dict[str, Any], str, int]
+
+
+class Row(NamedTuple):
+    """A claimed outbox row, detached from its session."""
+
+    id: int
+    channel: str
+    destination: str
+    payload: dict[str, Any]
+    key: str
+    attempts: int
+    batch: str | None
+
 
 
 def backoff(attempts: int) -> timedelta:
@@ -122,13 +134,14 @@ class OutboxSender:
         # While a slow platform keeps this batch busy, renew the lease on what is not done
         # yet, so another sender (another worker) does not take those rows and send them
         # again once the first lease runs out.
-        renewing = asyncio.create_task(self._keep_lease([r[0] for r in rows], now + self.lease))
+        renewing = asyncio.create_task(self._keep_lease([r.id for r in rows], now + self.lease))
         try:
             singles, groups = self._group_for_multicast(rows)
             for batch in groups:
                 await self._deliver_multicast(batch)
-            for row_id, channel, destination, payload, key, attempts in singles:
-                await self._deliver(row_id, channel, destination, payload, key, attempts)
+            for row in singles:
+                await self._deliver(row.id, row.channel, row.destination, row.payload, row.key,
+                                    row.attempts)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -156,17 +169,25 @@ class OutboxSender:
             held_until = until
 
     def _group_for_multicast(self, rows: list[Row]) -> tuple[list[Row], list[list[Row]]]:
-        """Rows with the same message to several users of a channel that can multicast."""
+        """Rows with the same message to several users of a channel that can multicast.
+
+        Rows that went out in a multicast before are grouped by that batch again, never with
+        other rows: retried with the same recipients, the request carries the same retry key,
+        so LINE delivers it once even if the earlier attempt did arrive.
+        """
         by_message: dict[tuple[str, str], list[Row]] = {}
+        retried: dict[tuple[str, str], list[Row]] = {}
         singles: list[Row] = []
         for row in rows:
-            sender = self.senders[row[1]]
-            if hasattr(sender, "send_multicast") and row[2].startswith("U"):
-                signature = json.dumps(row[3], sort_keys=True, ensure_ascii=False)
-                by_message.setdefault((row[1], signature), []).append(row)
+            sender = self.senders[row.channel]
+            if row.batch is not None:
+                retried.setdefault((row.channel, row.batch), []).append(row)
+            elif hasattr(sender, "send_multicast") and row.destination.startswith("U"):
+                signature = json.dumps(row.payload, sort_keys=True, ensure_ascii=False)
+                by_message.setdefault((row.channel, signature), []).append(row)
             else:
                 singles.append(row)
-        groups: list[list[Row]] = []
+        groups: list[list[Row]] = list(retried.values())
         for batch in by_message.values():
             if len(batch) == 1:
                 singles.extend(batch)
@@ -176,28 +197,35 @@ class OutboxSender:
         return singles, groups
 
     async def _deliver_multicast(self, batch: list[Row]) -> None:
-        channel = batch[0][1]
+        channel = batch[0].channel
         sender = self.senders[channel]
-        key = hashlib.sha256("|".join(sorted(r[4] for r in batch)).encode()).hexdigest()
+        key = hashlib.sha256("|".join(sorted(r.key for r in batch)).encode()).hexdigest()
+        if batch[0].batch is None:  # first try: remember the batch before the request goes
+            await asyncio.to_thread(self._assign_batch, [r.id for r in batch], key)
         try:
             await sender.send_multicast(  # type: ignore[attr-defined]
-                [r[2] for r in batch], Outgoing.from_payload(batch[0][3]), key=key)
+                [r.destination for r in batch], Outgoing.from_payload(batch[0].payload),
+                key=key)
         except DeliveryError as exc:
-            logger.warning("multicast of %s rows failed (%s); sending one by one later",
+            logger.warning("multicast of %s rows failed (%s); trying the same again later",
                            len(batch), exc)
-            for row in batch:
-                await asyncio.to_thread(self._retry, row[0], row[5], str(exc),
-                                        getattr(exc, "after", None))
+            await asyncio.to_thread(self._retry, [r.id for r in batch],
+                                    max(r.attempts for r in batch), str(exc),
+                                    getattr(exc, "after", None))
             return
         for row in batch:
-            await asyncio.to_thread(self._sent, row[0])
+            await asyncio.to_thread(self._sent, row.id)
+
+    def _assign_batch(self, row_ids: list[int], key: str) -> None:
+        with self.database.transaction() as session:
+            assign_batch(session=session, row_ids=row_ids, batch_key=key)
 
     def _claim(self, now: datetime, limit: int) -> list[Row]:
         with self.database.transaction() as session:
             claimed = claim_due(session=session, channels=self.senders, now=now, limit=limit,
                                 lease=self.lease)
-            return [(r.id or 0, r.channel, r.destination, r.payload, r.idempotency_key,
-                     r.attempts) for r in claimed]
+            return [Row(r.id or 0, r.channel, r.destination, r.payload, r.idempotency_key,
+                        r.attempts, r.batch_key) for r in claimed]
 
     async def _deliver(self, row_id: int, channel: str, destination: str,
                        payload: dict[str, Any],
@@ -226,19 +254,26 @@ class OutboxSender:
         with self.database.transaction() as session:
             mark_sent(session=session, row_id=row_id, now=self.clock())
 
-    def _retry(self, row_id: int, attempts: int, error: str, after: float | None) -> None:
+    def _retry(self, row_ids: int | list[int], attempts: int, error: str,
+               after: float | None) -> None:
+        """Try again later, or give up after ``MAX_ATTEMPTS``. Several rows (a multicast) wait
+        alike, by the most tried of them, so they come due together and go out as the same
+        request again."""
         now = self.clock()
+        ids = [row_ids] if isinstance(row_ids, int) else row_ids
         with self.database.transaction() as session:
             if attempts >= MAX_ATTEMPTS:
-                row = mark_failed(session=session, row_id=row_id,
-                                  error=f"gave up after {attempts} attempts: {error}")
-                if row is not None:
-                    self._tell_secretariat(session, row, "多次重試仍無法送達")
+                for row_id in ids:
+                    row = mark_failed(session=session, row_id=row_id,
+                                      error=f"gave up after {attempts} attempts: {error}")
+                    if row is not None:
+                        self._tell_secretariat(session, row, "多次重試仍無法送達")
                 return
             # The platform's own wait (Telegram's retry_after) is a minimum; while trouble lasts
             # the backoff grows, so a long outage is ridden out rather than given up on.
             wait = max(timedelta(seconds=after or 0), backoff(attempts))
-            mark_retry(session=session, row_id=row_id, when=now + wait, error=error)
+            for row_id in ids:
+                mark_retry(session=session, row_id=row_id, when=now + wait, error=error)
 
     def _unreachable(self, row_id: int, channel: str, destination: str, error: str) -> None:
         now = self.clock()

@@ -28,11 +28,31 @@ def claim_due(*, session: Session, channels: Collection[str], now: datetime,
         .order_by(col(OutboxMessage.id)).limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    rows = list(rows)
+    # A multicast batch goes out whole or not at all: take its due siblings too, so a retry
+    # repeats the very request (and retry key) it made before.
+    batches = {row.batch_key for row in rows if row.batch_key is not None}
+    if batches:
+        rows += session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.batch_key).in_(batches),
+                   col(OutboxMessage.id).not_in([row.id for row in rows]),
+                   OutboxMessage.status == OutboxStatus.PENDING,
+                   OutboxMessage.next_attempt_at <= now)
+            .with_for_update(skip_locked=True)).all()
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + lease
         session.add(row)
     return rows
+
+
+def assign_batch(*, session: Session, row_ids: Collection[int], batch_key: str) -> None:
+    """Record that these rows go out together in one multicast, under ``batch_key``."""
+    for row in session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.id).in_(list(row_ids)))).all():
+        row.batch_key = batch_key
+        session.add(row)
 
 
 def renew_lease(*, session: Session, row_ids: Collection[int], held_until: datetime,

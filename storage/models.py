@@ -362,6 +362,8 @@ class OutboxMessage(SQLModel, table=True):
     destination: str = Field(max_length=128, description="chat or user id on the platform")
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     idempotency_key: str = Field(max_length=64, unique=True)
+    batch_key: str | None = Field(default=None, max_length=64, index=True,
+                                  description="the multicast this row went out in, once tried")
     status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime = _ts(index=True)

@@ -317,6 +317,32 @@ async def test_same_reminder_to_many_goes_as_one_multicast(fake, desk, line):
     assert all(r.status == "sent" for r in desk.outbox_rows())
 
 
+async def test_a_multicast_that_arrived_despite_a_500_is_not_sent_again(fake, desk, line):
+    """LINE took the multicast but answered 500; meanwhile a third identical message was
+    queued. The retry repeats the same request (same recipients, same retry key), so the
+    first two get it once; the third goes on its own."""
+    text = "【提醒】115年第4季自評截止前 3 日"
+    users = [hook.user_id(f"batch{n}") for n in range(3)]
+
+    def queue(n: int) -> None:
+        with desk.database.transaction() as session:
+            enqueue(session=session, destination=("line", users[n]),
+                    payload=Outgoing(text).to_payload(), key=f"nudge-{n}", now=desk.clock.now)
+
+    queue(0)
+    queue(1)
+    fake.fail_next("/message/multicast", status=500, deliver=True)
+    await desk.outbox.drain_once()
+    queue(2)
+    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    while await desk.outbox.drain_once():
+        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    assert [fake.texts_to(user).count(text) for user in users] == [1, 1, 1]
+    multicasts = [r for r in fake.requests if r.path.endswith("/message/multicast")]
+    assert multicasts[1].retry_key == multicasts[0].retry_key and multicasts[1].status == 409
+    assert all(r.status == "sent" for r in desk.outbox_rows())
+
+
 async def test_quota_warning_when_reminders_would_exceed_it(fake, desk, line):
     await onboard(fake, line, desk, user=hook.user_id("chen"), name="陳秘書二")
     with desk.database.transaction() as session:

@@ -330,8 +330,11 @@ async def outage_round(desk: Desk, platform: Platform, kind: str, *, deliver: bo
         assert row.status == "pending", (kind, row.status, row.last_error)
         assert row.attempts == before[row.id].attempts + 1 < MAX_ATTEMPTS
         assert platform.errors[kind] in (row.last_error or ""), (kind, row.last_error)
+        # A multicast's rows wait alike, by the most tried of them (they go out together).
+        tries = max(r.attempts for r in desk.outbox_rows()
+                    if r.id == row.id or (row.batch_key and r.batch_key == row.batch_key))
         wait = max(timedelta(seconds=platform.wait_429 if kind == "429" else 0),
-                   backoff(row.attempts))
+                   backoff(tries))
         assert row.next_attempt_at == start + wait, (kind, row.attempts)
         assert FAILED_NOTICE not in row.payload["text"]
 
@@ -348,8 +351,7 @@ async def ride_out(desk: Desk, platform: Platform) -> None:
     # Two cycles through every kind of trouble: each row fails 10 times, fewer than
     # MAX_ATTEMPTS. Alice and Bob talk in the first. On LINE the first 500s are answered to
     # requests LINE took all the same; that round comes after the last reply is queued, since
-    # an identical message queued later would join a multicast under another retry key, and
-    # a reply's own push has no key the outbox could reuse (both would then arrive twice).
+    # a reply's own push has no key the outbox could reuse (it would then arrive twice).
     talk = {"429": ((platform.alice, "說明"),), "hang": ((platform.bob, "說明"),),
             "reset": ((platform.alice, "我的進度"),), "refuse": ((platform.bob, "我的進度"),)}
     for cycle in range(2):
