@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -27,6 +28,7 @@ class EvidenceStore:
         target = self.root / relative
         if target.exists():
             return digest, relative
+        temporary: str | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
@@ -36,6 +38,9 @@ class EvidenceStore:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
         except OSError as exc:
+            if temporary is not None:  # a full disk leaves no half-written file behind
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
             raise EvidenceStoreError(f"cannot store evidence under {self.root}: "
                                      f"{exc.strerror}") from exc
         return digest, relative

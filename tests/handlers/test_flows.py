@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +24,7 @@ from storage.models import (
     ConversationState,
     Role,
 )
+from tests.conftest import REQUIRE_PG
 
 RUBRIC = load_year(105)
 SCORES = {
@@ -269,6 +273,54 @@ def test_full_evidence_store_keeps_the_answer_and_tells_the_secretariat(office):
     assert "佐證檔案暫時無法儲存" in chat.text
     assert stored_answers(office) == {"1.1": 100}
     assert any("佐證儲存區寫入失敗" in m.payload["text"] for m in office.outbox())
+
+
+@pytest.fixture
+def full_disk(office):
+    """The evidence store on a real, tiny file system (tmpfs, 64 KiB), filled up: writes fail
+    with ENOSPC. Mounting needs root; elsewhere the test is skipped, and CI fails instead."""
+    root = office.evidence_root
+    root.mkdir(parents=True, exist_ok=True)
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(root)],
+        capture_output=True).returncode == 0
+    if not mounted:
+        reason = "mounting a tmpfs needs root and CAP_SYS_ADMIN"
+        if REQUIRE_PG:  # set in CI, where this machine allows it
+            pytest.fail(reason)
+        pytest.skip(reason)
+    filler = root / "filler"
+    try:
+        with filler.open("wb") as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    try:
+        yield filler
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def test_a_really_full_disk_keeps_the_answer_leaves_no_scraps_and_recovers(office, full_disk):
+    office.chat("陳秘書")
+    chat = office.chat("王小明")
+    chat.say("填寫自評")
+    chat.say("100")
+    chat.send_file(b"%PDF " + os.urandom(16 * 1024))
+    assert "佐證檔案暫時無法儲存" in chat.text
+    assert stored_answers(office) == {"1.1": 100}
+    assert any("佐證儲存區寫入失敗" in m.payload["text"] for m in office.outbox())
+    assert not list(office.evidence_root.rglob(".incoming-*"))  # nothing half-written
+    with office.database.transaction() as session:
+        assert session.exec(select(Attachment)).all() == []
+    full_disk.unlink()  # the operator frees space; the same file now goes in
+    chat.send_file(b"%PDF again")
+    assert "佐證檔案暫時無法儲存" not in chat.text
+    with office.database.transaction() as session:
+        (kept,) = session.exec(select(Attachment)).all()
+    assert (office.evidence_root / kept.stored_path).read_bytes() == b"%PDF again"
 
 
 # --- moving around ---------------------------------------------------------------------------
