@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -223,3 +224,16 @@ def _zombie(pid: int) -> bool:
             return stat.read().split(") ")[1].startswith("Z")
     except OSError:
         return True
+
+
+def test_workers_on_a_port_in_use_fail_with_the_setting_named(office, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([SQBOT, "run", "--workers", "2", "--port", str(port)],
+                              env=office, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+    assert done.returncode == 1
+    assert f"無法監聽 127.0.0.1:{port}（HOST、PORT）" in done.stderr
+    assert "sqbot serving" not in done.stdout + done.stderr  # no worker was started
