@@ -323,6 +323,29 @@ def test_a_really_full_disk_keeps_the_answer_leaves_no_scraps_and_recovers(offic
     assert (office.evidence_root / kept.stored_path).read_bytes() == b"%PDF again"
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL locks rows
+def test_sqlite_locked_by_another_writer_for_a_moment_is_waited_out(office):
+    """Another process holds SQLite's write lock for a moment (a backup, a CLI command): the
+    event waits within the busy timeout and is answered as usual, with no error shown."""
+    import sqlite3
+    import threading
+
+    chat = office.chat("王小明")
+    path = office.database.engine.url.database
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as another writer holds it
+    replies: list[str] = []
+    answering = threading.Thread(target=lambda: replies.append(
+        "\n".join(o.text for o in chat.say("填寫自評"))))
+    answering.start()
+    answering.join(timeout=1.0)
+    assert answering.is_alive(), "the event did not wait for the lock"
+    holder.execute("COMMIT")
+    holder.close()
+    answering.join(timeout=30)
+    assert "第 1/25 題" in replies[0] and "抱歉" not in replies[0]
+
+
 # --- moving around ---------------------------------------------------------------------------
 
 
