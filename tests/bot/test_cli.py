@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from storage.migrate import head_revision
 
 SHIPPED_RUBRIC = Path(__file__).resolve().parents[2] / "rubric" / "data" / "105.yaml"
 
@@ -67,7 +68,8 @@ def test_db_upgrade_and_current(run, empty_database_url):
     result = run("db", "upgrade", database_url=empty_database_url)
     assert result.exit_code == 0, result.output
     result = run("db", "current", database_url=empty_database_url)
-    assert result.exit_code == 0 and "資料庫版本：0002" in result.output
+    head = head_revision()
+    assert result.exit_code == 0 and f"資料庫版本：{head}；程式需要：{head}" in result.output
 
 
 def test_rubric_show_json_lists_codes_maxima_and_bands(run):
