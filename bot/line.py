@@ -26,6 +26,7 @@ from linebot.v3.messaging import (
     Configuration,
     FlexContainer,
     FlexMessage,
+    ImageMessage,
     Message,
     MulticastRequest,
     PostbackAction,
@@ -51,6 +52,7 @@ from linebot.v3.webhooks import (
 )
 
 from bot.delivery import DeliveryError, RetryLater, Unreachable
+from bot.files import FileLinks, mime_type
 from bot.textsplit import split_text, utf16_units
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, Card, ChatKind, Choice, Incoming, Outgoing
@@ -66,6 +68,8 @@ MESSAGES_PER_REQUEST = 5
 MULTICAST_LIMIT = 500
 FILE_NOT_ON_LINE = ("（檔案「{name}」無法經由 LINE 傳送：請在 Telegram 或終端機（sqbot chat、"
                     "sqbot report）取得。）")
+FILE_LINK = "檔案「{name}」請由此下載（{days} 天內有效）：\n{url}"
+PREVIEW_LIMIT = 1024 * 1024  # LINE shows a picture's preview only up to 1 MB
 RETRY_NAMESPACE = uuid.UUID("5b0f3c9e-6a51-4d0e-9a53-2f1c0b7e9d11")
 #: Seconds before a Messaging API request is given up (the SDK's own default is 5 minutes,
 #: which would stall the outbox behind one unanswered request).
@@ -134,19 +138,30 @@ def card_bubble(card: Card, alt_text: str) -> FlexMessage:
     return FlexMessage(altText=short or card.title, contents=FlexContainer.from_dict(bubble))
 
 
-def render(outgoing: Outgoing) -> list[Message]:
-    """One neutral message as LINE messages (text split at 5,000 UTF-16 units)."""
+def render(outgoing: Outgoing, links: FileLinks | None = None) -> list[Message]:
+    """One neutral message as LINE messages (text split at 5,000 UTF-16 units); files and
+    pictures as download links when ``links`` is set, else named."""
     parts = split_text(outgoing.text, TEXT_LIMIT, utf16_units) if outgoing.text else []
     messages: list[Message] = []
     if outgoing.card is not None:
         messages.append(card_bubble(outgoing.card, outgoing.text))
         # The card carries the numbers; the text's last part still comes with the choices.
     messages += [TextMessage(text=part) for part in parts]
-    # The Messaging API sends files and pictures only from an HTTPS address, which sqbot does
-    # not serve yet: say so instead of dropping them silently.
+    # The Messaging API takes files and pictures only from an HTTPS address: sqbot's own
+    # (PUBLIC_BASE_URL), or, without one, the file is named instead of dropped silently.
     for doc in (outgoing.document, outgoing.picture):
-        if doc is not None:
+        if doc is None:
+            continue
+        if links is None:
             messages.append(TextMessage(text=FILE_NOT_ON_LINE.format(name=doc.filename)))
+            continue
+        url = links.link(doc)
+        if doc is outgoing.picture and len(doc.content) <= PREVIEW_LIMIT \
+                and mime_type(doc.filename) in ("image/png", "image/jpeg"):
+            messages.append(ImageMessage(originalContentUrl=url, previewImageUrl=url))
+        else:
+            messages.append(TextMessage(text=FILE_LINK.format(name=doc.filename, url=url,
+                                                              days=links.days)))
     choices = list(outgoing.choices)
     if choices:
         replies = quick_reply(choices)
@@ -165,7 +180,8 @@ class LineChannel:
     def __init__(self, *, channel_secret: str, access_token: str, dispatch: Dispatch,
                  max_evidence_bytes: int, api_base_url: str | None = None,
                  fallback: Fallback | None = None,
-                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 links: FileLinks | None = None) -> None:
         if not channel_secret or not access_token:
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are both needed")
         self.parser = WebhookParser(channel_secret)
@@ -180,6 +196,7 @@ class LineChannel:
         self.max_evidence_bytes = max_evidence_bytes
         self.fallback = fallback
         self.timeout = request_timeout
+        self.links = links
         self._replies: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -294,7 +311,7 @@ class LineChannel:
 
     async def _reply(self, chat_id: str, token: str | None,
                      replies: Sequence[Outgoing]) -> None:
-        messages = [m for outgoing in replies for m in render(outgoing)]
+        messages = [m for outgoing in replies for m in render(outgoing, self.links)]
         first, rest = messages[:MESSAGES_PER_REQUEST], messages[MESSAGES_PER_REQUEST:]
         if token:
             try:
@@ -324,7 +341,7 @@ class LineChannel:
 
     async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
         """Push one outbox message (with a stable retry key per request)."""
-        messages = render(message)
+        messages = render(message, self.links)
         for start in range(0, len(messages), MESSAGES_PER_REQUEST):
             await self._push(destination, messages[start:start + MESSAGES_PER_REQUEST],
                              retry_key(f"{key}:{start}"))
@@ -334,7 +351,7 @@ class LineChannel:
         """The same message to up to 500 users in one request."""
         if not 1 <= len(destinations) <= MULTICAST_LIMIT:
             raise ValueError(f"multicast takes 1-{MULTICAST_LIMIT} users")
-        messages = render(message)[:MESSAGES_PER_REQUEST]
+        messages = render(message, self.links)[:MESSAGES_PER_REQUEST]
         try:
             await self.api.multicast(MulticastRequest(to=list(destinations), messages=messages),
                                      x_line_retry_key=retry_key(key),
@@ -386,6 +403,8 @@ def _message_text(message: Message) -> str:
         return message.text
     if isinstance(message, FlexMessage):
         return message.alt_text
+    if isinstance(message, ImageMessage):
+        return f"（圖片）{message.original_content_url}"
     return ""
 
 

@@ -15,6 +15,7 @@ import uvicorn
 
 from bot.app import build_dispatcher, schedule_config
 from bot.delivery import ChannelSender
+from bot.files import FileLinks
 from bot.line import LineChannel
 from bot.outbox import OutboxSender, fallback_to_outbox
 from bot.scheduler import ReminderScheduler, leader_for
@@ -40,6 +41,7 @@ class Service:
     line: LineChannel | None = None
     scheduler: ReminderScheduler | None = None
     outbox: OutboxSender | None = None
+    links: FileLinks | None = None
     worker_index: int | None = None
     """This process's place under ``sqbot run --workers`` (None: the only process)."""
     listen_fd: int | None = None
@@ -75,12 +77,18 @@ class Service:
             senders[self.telegram.channel] = self.telegram
         if self.settings.line_channel_secret is not None \
                 and self.settings.line_channel_access_token is not None:
+            if self.settings.public_base_url is not None:
+                self.links = FileLinks.for_line(
+                    self.settings.data_dir / "downloads", self.settings.public_base_url,
+                    self.settings.line_channel_secret.get_secret_value(),
+                    self.settings.file_link_days)
             self.line = LineChannel.from_dispatcher(
                 dispatcher,
                 channel_secret=self.settings.line_channel_secret.get_secret_value(),
                 access_token=self.settings.line_channel_access_token.get_secret_value(),
                 max_evidence_bytes=self.settings.evidence_max_bytes,
-                api_base_url=self.settings.line_api_base_url, fallback=fallback)
+                api_base_url=self.settings.line_api_base_url, fallback=fallback,
+                links=self.links)
             senders[self.line.channel] = self.line
         self.outbox.senders = senders
         reminders = Reminders(self.database, schedule_config(self.settings))
@@ -89,7 +97,7 @@ class Service:
             check_seconds=self.settings.scheduler_check_seconds)
         app = create_app(database=self.database, telegram=self.telegram, line=self.line,
                          on_startup=self._start_channels, on_shutdown=self._stop_channels,
-                         health=self.health)
+                         health=self.health, links=self.links)
         config = uvicorn.Config(app, host=self.settings.host, port=self.settings.port,
                                 log_level="warning", lifespan="on", access_log=False)
         return uvicorn.Server(config)

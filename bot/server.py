@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -15,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.files import FileLinks, LinkRefused
 from bot.line import LineChannel, MalformedBody
 from bot.telegram import TelegramChannel
 from storage.db import Database
@@ -42,7 +45,8 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
                line: LineChannel | None = None, extra_routes: list[Route] | None = None,
                on_startup: Callable[[], Awaitable[None]] | None = None,
                on_shutdown: Callable[[], Awaitable[None]] | None = None,
-               health: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+               health: Callable[[], dict[str, Any]] | None = None,
+               links: FileLinks | None = None) -> Starlette:
     """The app: ``POST /telegram/webhook`` (webhook mode), ``POST /line/webhook``,
     ``GET /healthz``."""
 
@@ -111,7 +115,27 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             return Response(status_code=200)
         return PlainTextResponse("not processed; please retry", status_code=500)
 
+    async def download(request: Request) -> Response:
+        assert links is not None
+        params = request.path_params
+        try:
+            content, media_type = await asyncio.to_thread(
+                links.open, params["digest"], params["expires"], params["signature"],
+                params["name"])
+        except LinkRefused as refused:
+            messages = {403: "這個下載連結無效。", 404: "檔案已不存在。",
+                        410: "這個下載連結已過期，請在對話中重新索取。"}
+            return PlainTextResponse(messages.get(refused.status, "無法下載。"),
+                                     status_code=refused.status)
+        disposition = f"attachment; filename*=UTF-8''{quote(params['name'], safe='')}"
+        return Response(content, media_type=media_type, headers={
+            "content-disposition": disposition, "cache-control": "private, max-age=3600",
+            "x-content-type-options": "nosniff"})
+
     routes = [Route("/healthz", healthz, methods=["GET"])]
+    if links is not None:
+        routes.append(Route("/files/{digest}/{expires}/{signature}/{name}", download,
+                            methods=["GET"]))
     if telegram is not None and telegram.mode == "webhook":
         routes.append(Route("/telegram/webhook", telegram_webhook, methods=["POST"]))
     if line is not None:

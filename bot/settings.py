@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     line_channel_access_token: SecretStr | None = None
     line_api_base_url: str | None = None
     evidence_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    public_base_url: str | None = Field(
+        default=None, description="sqbot's public HTTPS address, for LINE download links")
+    file_link_days: int = Field(default=7, ge=1, le=90)
 
     # The calendar (defaults follow the seed: four rounds a year, the report due 12/31).
     assessment_window_days: int = Field(default=14, ge=1, le=60)
@@ -179,6 +182,17 @@ class Settings(BaseSettings):
             return [date.fromisoformat(str(day)) for day in days]
         except ValueError:
             raise ValueError("應為以逗號分隔的西元日期，例如 2026-12-24,2026-12-26") from None
+
+    @field_validator("public_base_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: Any) -> Any:
+        if value is None or not str(value).strip():
+            return None
+        text = str(value).strip().rstrip("/")
+        if not re.match(r"^https://[^\s/]+(/[^\s]*)?$", text):
+            raise ValueError("應為 https:// 開頭的對外網址（LINE 只接受 HTTPS），"
+                             "例如 https://sqbot.example.gov.tw")
+        return text
 
     @field_validator("reminder_time")
     @classmethod

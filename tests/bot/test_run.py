@@ -90,11 +90,15 @@ class Running:
 def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
     with FakeLine() as fake:
         env = {**environment, "LINE_CHANNEL_SECRET": LINE_SECRET,
-               "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token, "LINE_API_BASE_URL": fake.base_url}
+               "LINE_CHANNEL_ACCESS_TOKEN": fake.access_token, "LINE_API_BASE_URL": fake.base_url,
+               "PUBLIC_BASE_URL": "https://sqbot.example.gov.tw"}
         code = invite(env, tmp_path, section="規劃課", role="staff", name="王小明")
         running = Running(env, tmp_path)
         user = hook.user_id("wang")
         try:
+            # PUBLIC_BASE_URL turns the download route on: a forged link is refused (403).
+            forged = httpx.get(f"{running.url}/files/{'a' * 64}/9999999999/{'0' * 32}/x.ods")
+            assert forged.status_code == 403
             health = httpx.get(f"{running.url}/healthz").json()
             assert health == {"database": "ok", "telegram": "off", "line": "webhook",
                               "pid": running.proc.pid, "scheduler": health["scheduler"]}

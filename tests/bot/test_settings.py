@@ -64,6 +64,8 @@ def test_empty_secret_turns_the_channel_off(monkeypatch):
         ("TIMEZONE", "Asia/Taipie", "時區"),
         ("LOG_LEVEL", "LOUD", "DEBUG"),
         ("NUDGE_DAYS_BEFORE_DUE", "7,three", "逗號分隔"),
+        ("PUBLIC_BASE_URL", "http://sqbot.example.gov.tw", "LINE 只接受 HTTPS"),
+        ("WORKERS", "0", "greater than or equal to 1"),
         ("Q4_DUE_ON", "12-32", "不是有效的月-日"),
         ("REPORT_COUNTDOWN", "12/01", "月-日"),
         ("REMINDER_TIME", "9am", "24 小時制"),
