@@ -37,8 +37,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two processes or more (-n auto); the tests that start sqbot processes of their own share
+# one of them (xdist_group "processes"), so they never compete with each other for the CPU.
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -19,6 +19,8 @@ from rubric import load_year
 from tests.fakes import line_webhook as hook
 from tests.fakes.line_api import FakeLine
 
+# These tests start sqbot processes of their own: under xdist they share one worker.
+pytestmark = pytest.mark.xdist_group("processes")
 SQBOT = str(Path(sys.executable).parent / "sqbot")
 LINE_SECRET = "0123456789abcdef0123456789abcdef"
 RUBRIC = load_year(105)

@@ -44,6 +44,8 @@ from tests.bot.test_run import LINE_SECRET, SQBOT, free_port, invite, wait_until
 from tests.fakes import line_webhook as hook
 from tests.fakes.line_api import FakeLine
 
+# These tests start sqbot processes of their own: under xdist they share one worker.
+pytestmark = pytest.mark.xdist_group("processes")
 RUBRIC = load_year(105)
 STAFF = {"規劃課": ["甄小芸", "賈大同", "錢多多"], "工務課": ["孫悟淨", "豬八戒", "沙和尚"]}
 SECRETARY = "白秘書"

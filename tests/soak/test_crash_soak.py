@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 from sqlmodel import col, select
 
@@ -58,6 +59,8 @@ from tests.fakes import line_webhook as hook
 from tests.fakes.line_api import FakeLine
 from tests.fakes.telegram_api import FakeTelegram
 
+# These tests start sqbot processes of their own: under xdist they share one worker.
+pytestmark = pytest.mark.xdist_group("processes")
 SECRET = "0123456789abcdef0123456789abcdef"
 TOKEN = "424242:" + "S" * 35
 ROUNDS = int(os.environ.get("SQBOT_SOAK_ROUNDS", "3"))

@@ -30,6 +30,8 @@ from tests.fakes.line_api import FakeLine
 from tests.fakes.pgcluster import PrivatePostgres, available
 from tests.soak.test_crash_soak import Server
 
+# These tests start sqbot processes of their own: under xdist they share one worker.
+pytestmark = pytest.mark.xdist_group("processes")
 RUBRIC = load_year(105)
 STAFF = ["甲同仁", "乙同仁", "丙同仁", "丁同仁"]
 
