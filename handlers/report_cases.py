@@ -184,7 +184,7 @@ def _done(turn: Turn, case: ReportCase) -> None:
     if count < MAX_PER_HEADING:
         unit = _unit(case.heading)
         lines.append(f"本項已 {count} {unit}，可再新增（每項2、3{unit}）。")
-        choices.append(turn.choice(texts.CASE_ANOTHER, "ch", case.heading))
+        choices.append(turn.choice(texts.CASE_ANOTHER.format(unit=unit), "ch", case.heading))
     else:
         lines.append(f"本項已達 {MAX_PER_HEADING} {_unit(case.heading)}。")
     choices += [turn.choice(texts.CASE_HEADINGS, "cm"), turn.choice(texts.CASE_LIST, "cl"),
