@@ -141,16 +141,13 @@ def _write(turn: Turn, text: str) -> None:
         turn.say(f"{problem}（{heading_label(heading)}）",
                  [turn.choice(texts.CASE_HEADINGS, "cm"), turn.menu_choice(texts.MENU, "menu")])
         return
-    section = _section(turn)
-    assert section.id is not None and turn.member is not None
-    # Two members of a section writing at once: the count is checked again here.
-    count = count_report_cases(session=turn.session, section_id=section.id,
-                               roc_year=_year(turn), heading=heading)
-    if count >= MAX_PER_HEADING:
-        choose(turn, heading)
-        return
+    assert turn.member is not None
+    # Two members of a section writing at once: the limit is checked again, under a lock.
     case = add_report_case(session=turn.session, member=turn.member, roc_year=_year(turn),
                            heading=heading, text=cleaned, now=turn.now)
+    if case is None:
+        choose(turn, heading)
+        return
     if heading == REVIEW_HEADING:
         _done(turn, case)
         return

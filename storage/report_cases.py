@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from storage.models import Member, ReportCase
+from storage.models import Member, ReportCase, Section
 
 #: 壹、執行績效 asks for 2 or 3 cases per heading; a section may offer at most this many.
 MAX_PER_HEADING = 3
@@ -18,12 +18,19 @@ HEADING_NUMBERS = (1, 2, 3, 4, 5)
 
 
 def add_report_case(*, session: Session, member: Member, roc_year: int, heading: int,
-                    text: str, now: datetime, figures: str | None = None) -> ReportCase:
-    """A new case of ``member``'s section (``member`` must belong to a section)."""
+                    text: str, now: datetime, figures: str | None = None) -> ReportCase | None:
+    """A new case of ``member``'s section (``member`` must belong to a section); None when the
+    section already offers ``MAX_PER_HEADING`` under ``heading``. The count is taken under a
+    lock on the section's row, so two members writing at once cannot both add the last one."""
     if member.section_id is None:
         raise ValueError("only a member of a section can offer a case")
     if heading != REVIEW_HEADING and heading not in HEADING_NUMBERS:
         raise ValueError(f"heading must be 0-5, not {heading}")
+    session.exec(select(Section.id).where(Section.id == member.section_id)
+                 .with_for_update()).one()
+    if count_report_cases(session=session, section_id=member.section_id, roc_year=roc_year,
+                          heading=heading) >= MAX_PER_HEADING:
+        return None
     case = ReportCase(agency_id=member.agency_id, section_id=member.section_id,
                       roc_year=roc_year, heading=heading, text=text.strip(),
                       figures=(figures or "").strip() or None, member_id=member.id,

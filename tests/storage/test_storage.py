@@ -253,3 +253,54 @@ def test_event_ids_and_outbox_keys_are_taken_once(database):
                        key="k1", now=NOW)
         assert not enqueue(session=session, destination=("line", "G1"), payload={"text": "b"},
                            key="k1", now=NOW)
+
+
+def test_two_members_adding_the_last_case_at_once_cannot_exceed_three(database):
+    """The limit of report cases per heading is counted under a lock on the section: the
+    second writer waits for the first and then finds the heading full."""
+    import threading
+
+    from storage.models import Member, ReportCase
+    from storage.report_cases import MAX_PER_HEADING, add_report_case
+
+    with database.transaction() as session:
+        agency = ensure_demo_agency(session=session)
+        section = get_section(session=session, agency=agency, name="規劃課")
+        first = Member(agency_id=agency.id, section_id=section.id, name="甲")
+        second = Member(agency_id=agency.id, section_id=section.id, name="乙")
+        session.add_all([first, second])
+        session.flush()
+        for n in range(MAX_PER_HEADING - 1):
+            add_report_case(session=session, member=first, roc_year=115, heading=1,
+                            text=f"案例{n}", now=NOW)
+        first_id, second_id = first.id, second.id
+
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def add(name: str, member_id: int, hold: bool) -> None:
+        with database.transaction() as session:
+            member = session.get(Member, member_id)
+            results[name] = add_report_case(session=session, member=member, roc_year=115,
+                                            heading=1, text=f"{name}的案例", now=NOW)
+            if hold:
+                holding.set()
+                release.wait(timeout=30)
+
+    a = threading.Thread(target=add, args=("a", first_id, True))
+    b = threading.Thread(target=add, args=("b", second_id, False))
+    a.start()
+    try:
+        assert holding.wait(timeout=30)
+        b.start()
+        b.join(timeout=1.0)
+        waited = b.is_alive()
+    finally:
+        release.set()
+        a.join(timeout=30)
+        if b.ident is not None:
+            b.join(timeout=30)
+    assert waited, "the second writer did not wait for the first"
+    assert results["a"] is not None and results["b"] is None
+    with database.transaction() as session:
+        assert len(session.exec(select(ReportCase)).all()) == MAX_PER_HEADING
