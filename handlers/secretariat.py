@@ -45,7 +45,13 @@ from storage.models import Agency, Assessment, AssessmentStatus, Attachment, Mem
 from storage.models import ReportCase as ReportCaseRow
 from storage.org import get_section, list_sections
 from storage.outbox import member_destinations
-from storage.report_cases import REVIEW_HEADING, get_report_case, list_report_cases, set_kept
+from storage.report_cases import (
+    REVIEW_HEADING,
+    get_report_case,
+    list_report_cases,
+    set_kept,
+    set_pinned,
+)
 from storage.verification import (
     finish_verification,
     mark_returned,
@@ -532,7 +538,7 @@ def _build_report(turn: Turn, roc_year: int) -> None:
     case_rows = [row for row in kept if row.heading != REVIEW_HEADING]
     review_rows = [row for row in kept if row.heading == REVIEW_HEADING]
     cases = [ReportCase(row.heading, sections.get(row.section_id, ""), row.text,
-                        row.figures or "") for row in case_rows]
+                        row.figures or "", pinned=row.pinned) for row in case_rows]
     review = [f"{sections.get(row.section_id, '')}：{' '.join(row.text.split())}"
               for row in review_rows]
     report = build_performance_report(turn.session, agency, roc_year, cases, review)
@@ -605,6 +611,8 @@ def handle_report_action(turn: Turn, token: Token) -> None:
     turn.state.to_menu()
     rebuild = turn.choice(texts.REPORT_REBUILD, "rr", roc_year)
     if token.verb == "rk":
+        # 保留: the secretariat wants this one in; rebuilding must not cut it again.
+        set_pinned(session=turn.session, case=case, pinned=True)
         others = [row for row in list_report_cases(session=turn.session, agency_id=agency.id,
                                                    roc_year=roc_year, kept=True)
                   if row.id != case.id and row.heading != REVIEW_HEADING]
@@ -615,6 +623,8 @@ def handle_report_action(turn: Turn, token: Token) -> None:
                     for row in others[:REPORT_BUTTONS * 2 - 1]), rebuild])
         return
     set_kept(session=turn.session, case=case, kept=not case.kept)
+    if not case.kept:
+        set_pinned(session=turn.session, case=case, pinned=False)
     done = "恢復列入報告" if case.kept else "設為不列入報告"
     turn.say(f"已將 {_case_label(case, sections, 20)} {done}。按「{texts.REPORT_REBUILD}」"
              "重新產生報告。",

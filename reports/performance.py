@@ -126,6 +126,7 @@ class ReportCase:
     section: str
     text: str
     figures: str = ""  # the quantified result, e.g. 線上申辦率由35%提升至62%
+    pinned: bool = False  # the secretariat chose to keep it: never cut to fit the pages
 
     def __post_init__(self) -> None:
         if not 1 <= self.heading <= len(HEADINGS):
@@ -700,8 +701,11 @@ def _drop_order(report: PerformanceReport) -> list[_Drop]:
        (the later heading on a tie), and there the last case without figures, else the last.
     2. Review points beyond the first, from the last.
     3. The last case of each heading: those without figures first, later headings first.
+
+    Cases the secretariat pinned (保留) are never in it.
     """
-    left = {part.number: list(range(len(part.cases))) for part in report.headings}
+    left = {part.number: [i for i, case in enumerate(part.cases) if not case.pinned]
+            for part in report.headings}
     cases = {part.number: part.cases for part in report.headings}
 
     def pick(number: int) -> int:

@@ -319,6 +319,8 @@ class ReportCase(SQLModel, table=True):
     member_id: int | None = Field(default=None, foreign_key="members.id",
                                   description="who wrote it")
     kept: bool = Field(default=True, description="False: the secretariat left it out")
+    pinned: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()},
+                         description="the secretariat chose 保留: never cut to fit the pages")
     created_at: datetime = _ts()
 
 

@@ -61,6 +61,13 @@ def set_kept(*, session: Session, case: ReportCase, kept: bool) -> ReportCase:
     return case
 
 
+def set_pinned(*, session: Session, case: ReportCase, pinned: bool) -> ReportCase:
+    """Pin a case in the report (the secretariat's 保留), or let it be cut again."""
+    case.pinned = pinned
+    session.add(case)
+    return case
+
+
 def delete_report_case(*, session: Session, case: ReportCase) -> None:
     """Remove a case."""
     session.delete(case)

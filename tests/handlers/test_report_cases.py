@@ -212,6 +212,8 @@ def test_a_long_report_is_shortened_and_a_dropped_case_kept_instead_of_another(o
 
     secretary.press(first_dropped)
     assert "請選擇改為不列入報告的案例" in secretary.text
+    pinned = [r for r in stored(office) if r.pinned]  # 保留: never cut on the rebuild
+    assert len(pinned) == 1 and pinned[0].text.startswith(kept_text)
     instead = next(c.label for c in secretary.choices if c.label.startswith("改刪 規劃課一"))
     secretary.press(instead)
     assert "設為不列入報告" in secretary.text

@@ -550,6 +550,23 @@ def test_fit_to_pages_drops_the_lowest_priority_cases(long_report):
     assert (again, nothing) == (fitted, [])
 
 
+def test_a_case_the_secretariat_pinned_is_never_cut(long_report):
+    from reports.performance import _drop_order
+
+    first = _drop_order(long_report)[0]  # the case that would go first
+    headings = tuple(
+        replace(part, cases=tuple(replace(case, pinned=True)
+                                  if (part.number, i) == (first.heading, first.index) else case
+                                  for i, case in enumerate(part.cases)))
+        for part in long_report.headings)
+    pinned = replace(long_report, headings=headings)
+    order = _drop_order(pinned)
+    by_number = {part.number: part for part in pinned.headings}
+    assert not any(by_number[d.heading].cases[d.index].pinned
+                   for d in order if d.kind == "case")
+    assert len(order) == len(_drop_order(long_report)) - 1
+
+
 @needs_office[0]
 @needs_office[1]
 def test_a_report_that_cannot_fit_says_so():
