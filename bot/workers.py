@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,40 +64,51 @@ class Supervisor:
     command: Callable[[int, int], Sequence[str]] = worker_command
     grace: float = 30.0
     restart_delay: float = 1.0
+    """Wait before starting a dead worker again; doubled each time it dies within
+    ``healthy_after`` seconds of its start (a crash loop), up to ``max_restart_delay``."""
+    max_restart_delay: float = 60.0
+    healthy_after: float = 60.0
     children: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    started_at: dict[int, float] = field(default_factory=dict)
     _stopping: bool = False
 
     def start(self, index: int) -> None:
         fd = self.sock.fileno()
         self.children[index] = subprocess.Popen(
             list(self.command(fd, index)), pass_fds=(fd,), preexec_fn=_die_with_parent)
+        self.started_at[index] = time.monotonic()
         logger.info("worker %s started (pid %s)", index, self.children[index].pid)
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
 
     def run(self) -> int:
-        """Serve until SIGTERM/SIGINT; returns the exit code."""
+        """Serve until SIGTERM/SIGINT (or :meth:`request_stop`); returns the exit code."""
         logger.info("supervising %s workers", self.count)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self.request_stop)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self.request_stop)
         for index in range(self.count):
             self.start(index)
-        died_at: dict[int, float] = {}
+        restart_at: dict[int, float] = {}
+        delays = dict.fromkeys(range(self.count), self.restart_delay)
         while not self._stopping:
             for index, child in list(self.children.items()):
                 code = child.poll()
                 if code is None:
                     continue
                 now = time.monotonic()
-                if index not in died_at:
-                    logger.warning("worker %s (pid %s) exited with %s; starting it again",
-                                   index, child.pid, code)
-                    died_at[index] = now
-                if now - died_at[index] >= self.restart_delay and not self._stopping:
-                    del died_at[index]
+                if index not in restart_at:
+                    if now - self.started_at[index] >= self.healthy_after:
+                        delays[index] = self.restart_delay  # it had been running fine
+                    restart_at[index] = now + delays[index]
+                    logger.warning("worker %s (pid %s) exited with %s; starting it again in %.0f s",
+                                   index, child.pid, code, delays[index])
+                    delays[index] = min(delays[index] * 2, self.max_restart_delay)
+                if now >= restart_at[index] and not self._stopping:
+                    del restart_at[index]
                     self.start(index)
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         return 0
 

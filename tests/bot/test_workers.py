@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import os
 import re
 import signal
@@ -239,3 +240,32 @@ def test_workers_on_a_port_in_use_fail_with_the_setting_named(office, tmp_path):
     assert done.returncode == 1
     assert f"無法監聽 127.0.0.1:{port}（HOST、PORT）" in done.stderr
     assert "sqbot serving" not in done.stdout + done.stderr  # no worker was started
+
+
+def test_a_worker_that_keeps_dying_is_restarted_ever_more_slowly():
+    """A crash loop (a worker that exits right after it starts) backs off: each restart waits
+    twice as long as the one before, up to the limit, instead of spinning."""
+    import sys
+    import threading
+
+    from bot.workers import Supervisor, bind
+
+    supervisor = Supervisor(bind("127.0.0.1", 0), 1,
+                            command=lambda fd, index: [sys.executable, "-c", "exit(3)"],
+                            restart_delay=0.2, max_restart_delay=0.8, grace=5)
+    starts: list[float] = []
+    original = supervisor.start
+
+    def start(index: int) -> None:
+        starts.append(time.monotonic())
+        original(index)
+
+    supervisor.start = start  # type: ignore[method-assign]
+    running = threading.Thread(target=supervisor.run)
+    running.start()
+    wait_until(lambda: len(starts) >= 6, timeout=30, what="six starts")
+    supervisor.request_stop()
+    running.join(timeout=30)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.8, gaps
+    assert all(gap >= 0.8 for gap in gaps[2:]) and max(gaps) < 5, gaps
