@@ -19,7 +19,7 @@ from storage.outbox import enqueue
 from tests.fakes import line_webhook as hook
 from tests.fakes.line_api import FakeLine
 
-LEASE = timedelta(seconds=0.6)
+LEASE = timedelta(seconds=1.5)
 ROWS = 8
 
 
@@ -31,7 +31,7 @@ def real_clock() -> datetime:
 def fake():
     with FakeLine() as server:
         server.quota = None
-        server.latency = 0.25  # eight pushes take two seconds: more than three leases
+        server.latency = 0.6  # eight pushes take about five seconds: more than three leases
         yield server
 
 
