@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
+HEALTH_TIMEOUT = 5.0  # seconds the database may take to answer the health check
 MAX_BODY = 1024 * 1024  # a webhook body is a few KB; refuse anything absurd
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 
@@ -50,13 +52,23 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
     """The app: ``POST /telegram/webhook`` (webhook mode), ``POST /line/webhook``,
     ``GET /healthz``."""
 
+    def check_database() -> dict[str, Any]:
+        with database.engine.connect() as connection:
+            pending, oldest = connection.execute(sa.text(
+                "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'")).one()
+        if isinstance(oldest, str):  # SQLite hands timestamps back as text here
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        age = None if oldest is None else max(int((datetime.now(UTC) - oldest).total_seconds()), 0)
+        return {"database": "ok", "outbox": {"pending": int(pending), "oldest_seconds": age}}
+
     async def healthz(request: Request) -> Response:
         report: dict[str, Any] = {}
-        try:
-            with database.engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-            report["database"] = "ok"
-        except sa.exc.SQLAlchemyError as exc:
+        try:  # in a thread, bounded: a database that hangs must not stall the webhooks
+            report.update(await asyncio.wait_for(asyncio.to_thread(check_database),
+                                                 timeout=HEALTH_TIMEOUT))
+        except (TimeoutError, sa.exc.SQLAlchemyError) as exc:
             logger.warning("health check: database unavailable: %s", exc.__class__.__name__)
             report["database"] = "unavailable"
         report["telegram"] = telegram.mode if telegram else "off"

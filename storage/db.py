@@ -87,7 +87,9 @@ def create_db_engine(url: str | sa.URL, *, busy_timeout_s: float = 10.0,
     # behind another fails (and is retried by the caller) instead of hanging a worker.
     return sa.create_engine(
         parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10,
-        connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}"},
+        # connect_timeout: an unreachable server fails a connection in seconds, not minutes.
+        connect_args={"options": f"-c lock_timeout={int(busy_timeout_s * 1000)}",
+                      "connect_timeout": 10},
     )
 
 

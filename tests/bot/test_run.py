@@ -103,6 +103,7 @@ def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
             assert forged.status_code == 403
             health = httpx.get(f"{running.url}/healthz").json()
             assert health == {"database": "ok", "telegram": "off", "line": "webhook",
+                              "outbox": {"pending": 0, "oldest_seconds": None},
                               "pid": running.proc.pid, "scheduler": health["scheduler"]}
             assert health["scheduler"] in ("leading", "standby")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -11,9 +12,10 @@ from sqlmodel import select
 
 from bot.server import create_app
 from bot.telegram import COMMANDS, TelegramChannel, keyboard, webhook_secret_for
-from handlers.messages import Choice
+from handlers.messages import Choice, Outgoing
 from rubric import load_year
 from storage.models import Answer, Attachment, ChatBinding, ChatIdentity, OutboxMessage, Role
+from storage.outbox import enqueue
 from tests.bot.conftest import eventually
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -452,7 +454,15 @@ async def test_healthz(desk, webhook):
     _, client = webhook
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "telegram": "webhook", "line": "off"}
+    assert response.json() == {"database": "ok", "telegram": "webhook", "line": "off",
+                               "outbox": {"pending": 0, "oldest_seconds": None}}
+    with desk.database.transaction() as session:  # two messages waiting for a while
+        for n in range(2):
+            enqueue(session=session, destination=("telegram", str(USER + n)),
+                    payload=Outgoing(f"通知{n}").to_payload(), key=f"wait-{n}",
+                    now=datetime.now(UTC) - timedelta(minutes=10))
+    outbox = (await client.get("/healthz")).json()["outbox"]
+    assert outbox["pending"] == 2 and 600 <= outbox["oldest_seconds"] < 700
 
 
 # --- rendering -------------------------------------------------------------------------------
