@@ -46,6 +46,7 @@ class Service:
     """This process's place under ``sqbot run --workers`` (None: the only process)."""
     listen_fd: int | None = None
     """A listening socket inherited from the supervisor, instead of binding HOST:PORT."""
+    _telegram_start: asyncio.Task[None] | None = field(default=None, init=False)
 
     @property
     def polls_telegram(self) -> bool:
@@ -105,12 +106,13 @@ class Service:
     async def _start_channels(self) -> None:
         if self.scheduler is not None:
             self.scheduler.start()
-        if self.telegram is not None:
-            await self.telegram.start()
-            logger.info("Telegram channel started (%s)", self.telegram.mode)
+        if self.telegram is not None:  # in the background: Telegram may be down at boot
+            self._telegram_start = asyncio.create_task(self.telegram.start_retrying(self.stop))
 
     async def _stop_channels(self) -> None:
         self.stop.set()
+        if self._telegram_start is not None:
+            await asyncio.gather(self._telegram_start, return_exceptions=True)
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self.telegram is not None:

@@ -166,6 +166,8 @@ class TelegramChannel:
         self.webhook_secret = webhook_secret_for(token)
         self.timeout = request_timeout
         self._failed: set[int] = set()
+        self.ready = asyncio.Event()
+        """Set once the Bot API answered at start-up (getMe and the webhook call)."""
         self._commands_task: asyncio.Task[None] | None = None
         self._commands_retry_delay = commands_retry_delay
 
@@ -194,12 +196,33 @@ class TelegramChannel:
         else:
             await bot.delete_webhook()
         self._commands_task = asyncio.create_task(self._register_commands())
+        self.ready.set()
+
+    async def start_retrying(self, stop: asyncio.Event, *, first_delay: float = 5.0) -> None:
+        """:meth:`start`, again and again while Telegram cannot be reached, until ``stop``.
+
+        sqbot starts without waiting for it: a Telegram outage at boot must not keep LINE and
+        the outbox from working. Until Telegram answers, webhook updates get 500 (Telegram
+        sends them again) and polling waits.
+        """
+        delay = first_delay
+        while not stop.is_set():
+            try:
+                await self.start()
+                logger.info("Telegram channel started (%s)", self.mode)
+                return
+            except (NetworkError, TelegramError) as exc:
+                logger.warning("Telegram not reachable at start-up (%s); trying again in "
+                               "%.0f s", exc.__class__.__name__, delay)
+            await _sleep_or_stop(stop, delay)
+            delay = min(delay * 2, 300)
 
     async def stop(self) -> None:
         """Stop background work and close the HTTP connections."""
         if self._commands_task is not None:
             self._commands_task.cancel()
-        await self.application.shutdown()
+        if self.ready.is_set():
+            await self.application.shutdown()
 
     async def _register_commands(self) -> None:
         """setMyCommands is a convenience: a failure is logged and retried, never fatal."""
@@ -218,6 +241,8 @@ class TelegramChannel:
 
     async def process(self, data: dict[str, Any]) -> bool:
         """Handle one Update's JSON; True once it is committed (or safely ignored)."""
+        if not self.ready.is_set():
+            return False  # not started yet (Telegram unreachable at boot): sent again later
         update = Update.de_json(data, self.application.bot)
         return await self.process_update(update)
 
@@ -231,6 +256,11 @@ class TelegramChannel:
 
     async def poll(self, stop: asyncio.Event, *, timeout: int = 25) -> None:
         """Long-poll getUpdates until ``stop``; confirm an offset only past handled updates."""
+        ready = asyncio.create_task(self.ready.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (ready, stopped):
+            task.cancel()
         bot = self.application.bot
         offset: int | None = None
         backoff = 1.0

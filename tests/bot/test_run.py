@@ -168,3 +168,30 @@ def test_run_serves_telegram_by_polling_from_start_to_submission(environment, tm
         assert token not in output  # not even at DEBUG, where httpx would log request URLs
         # Nor names or chat ids, which python-telegram-bot logs with every call at DEBUG.
         assert "趙工程師" not in output and str(user) not in output
+
+
+def test_telegram_down_at_boot_does_not_keep_sqbot_down(environment, tmp_path):
+    """Telegram refuses connections while sqbot starts: the server comes up anyway (LINE and
+    the outbox must not wait for Telegram), and Telegram is started once it answers."""
+    from tests.fakes.chaos import ChaosProxy
+    from tests.fakes.telegram_api import FakeTelegram
+
+    token = "555555:" + "C" * 35
+    with FakeTelegram(token) as fake, ChaosProxy("127.0.0.1", fake.port) as proxy:
+        proxy.set_mode("refuse")
+        env = {**environment, "TELEGRAM_BOT_TOKEN": token,
+               "TELEGRAM_API_BASE_URL": fake.base_url.replace(str(fake.port), str(proxy.port))}
+        code = invite(env, tmp_path, section="工務課", role="staff", name="錢工程師")
+        running = Running(env, tmp_path)  # waits for /healthz: up without Telegram
+        user = 8181
+        try:
+            wait_until(lambda: "Telegram not reachable at start-up" in running.log.read_text(),
+                       what="the start-up attempt to fail")
+            assert not fake.calls_to("getUpdates")
+            proxy.set_mode("pass")
+            fake.user_text(user, f"/start {code.replace('-', '')}")
+            wait_until(lambda: any("綁定完成" in t for t in fake.sent_texts(user)),
+                       timeout=60, what="binding once Telegram answers")
+        finally:
+            output = running.stop()
+        assert running.proc.returncode == 0, output
