@@ -182,20 +182,29 @@ def _odt_font_faces() -> list[str]:
     ]
 
 
-def _odt_styles(doc: Document) -> None:
-    """Fonts, page layout, default and named paragraph styles (styles.xml)."""
+def odt_fonts_and_page(doc: Document, *, page_numbers: bool = True) -> None:
+    """The two font faces (in styles.xml and content.xml) and the A4 portrait page layout
+    that the template's master page "Standard" uses; the scoring form, the annual report and
+    the proposal share them."""
     for face in _odt_font_faces():
         doc.insert_style(face, default=True)  # styles.xml
         doc.insert_style(face)  # content.xml
+    numbering = ' style:num-format="1"' if page_numbers else ""
+    header_footer = "<style:header-style/><style:footer-style/>" if page_numbers else ""
     doc.insert_style(
         f'<style:page-layout style:name="{_ODT_PAGE_LAYOUT}">'
         f'<style:page-layout-properties fo:page-width="{PAGE_WIDTH_CM}cm"'
         f' fo:page-height="{PAGE_HEIGHT_CM}cm" style:print-orientation="portrait"'
         f' fo:margin-top="{MARGIN_CM}cm" fo:margin-bottom="{MARGIN_CM}cm"'
         f' fo:margin-left="{MARGIN_CM}cm" fo:margin-right="{MARGIN_CM}cm"'
-        ' style:num-format="1" style:writing-mode="lr-tb"/>'
-        "<style:header-style/><style:footer-style/></style:page-layout>"
+        f'{numbering} style:writing-mode="lr-tb"/>'
+        f"{header_footer}</style:page-layout>"
     )
+
+
+def _odt_styles(doc: Document) -> None:
+    """Fonts, page layout, default and named paragraph styles (styles.xml)."""
+    odt_fonts_and_page(doc)
     doc.insert_style(
         '<style:default-style style:family="paragraph">'
         '<style:paragraph-properties style:text-autospace="ideograph-alpha"'

@@ -64,6 +64,7 @@ from reports.forms import (
     clean_text,
     docx_fonts,
     new_odt,
+    odt_fonts_and_page,
 )
 from reports.model import QuarterTable
 from rubric import Period
@@ -439,7 +440,6 @@ _ODT_DISPLAY = {
     "l3": "１、",
     "l4": "（１）",
 }
-_ODT_PAGE_LAYOUT = "Mpm1"  # the template's; the master page "Standard" uses it
 
 
 def _odt_text_props(*, bold: bool = False, extra: str = "") -> str:
@@ -471,26 +471,7 @@ def _odt_paragraph_props(kind: str) -> str:
 
 
 def _odt_styles(doc: Document) -> None:
-    faces = [
-        f"<style:font-face style:name={quoteattr(EAST_ASIAN_FONT)}"
-        f" svg:font-family={quoteattr(EAST_ASIAN_FONT)}"
-        ' style:font-family-generic="script" style:font-pitch="fixed"/>',
-        f"<style:font-face style:name={quoteattr(LATIN_FONT)}"
-        f" svg:font-family=\"'{LATIN_FONT}'\""
-        ' style:font-family-generic="roman" style:font-pitch="variable"/>',
-    ]
-    for face in faces:
-        doc.insert_style(face, default=True)  # styles.xml
-        doc.insert_style(face)  # content.xml
-    doc.insert_style(
-        f'<style:page-layout style:name="{_ODT_PAGE_LAYOUT}">'
-        f'<style:page-layout-properties fo:page-width="{PAGE_WIDTH_CM}cm"'
-        f' fo:page-height="{PAGE_HEIGHT_CM}cm" style:print-orientation="portrait"'
-        f' fo:margin-top="{MARGIN_CM}cm" fo:margin-bottom="{MARGIN_CM}cm"'
-        f' fo:margin-left="{MARGIN_CM}cm" fo:margin-right="{MARGIN_CM}cm"'
-        ' style:num-format="1" style:writing-mode="lr-tb"/>'
-        "<style:header-style/><style:footer-style/></style:page-layout>"
-    )
+    odt_fonts_and_page(doc)
     doc.insert_style(
         '<style:default-style style:family="paragraph">'
         f'<style:paragraph-properties fo:line-height="{LINE_PT}pt"'

@@ -24,15 +24,12 @@ from odfdo import Document, Paragraph
 from sqlmodel import Session
 
 from reports.forms import (
-    MARGIN_CM,
-    PAGE_HEIGHT_CM,
-    PAGE_WIDTH_CM,
     _docx_defaults,
-    _odt_font_faces,
     _odt_text_props,
     clean_text,
     docx_fonts,
     new_odt,
+    odt_fonts_and_page,
 )
 from rubric.periods import format_roc_date
 from storage.models import Agency, Member, Proposal, Section
@@ -158,20 +155,10 @@ _ODT_STYLES: dict[str, tuple[str, str, int, bool, bool, int]] = {
     "section": ("SqProposalSection", "提案小標", TEXT_PT, True, False, 0),
     "text": ("SqProposalText", "提案內文", TEXT_PT, False, False, 2 * TEXT_PT),
 }
-_ODT_PAGE_LAYOUT = "Mpm1"  # the template's; the master page "Standard" uses it
 
 
 def _odt_styles(doc: Document) -> None:
-    for face in _odt_font_faces():
-        doc.insert_style(face, default=True)
-        doc.insert_style(face)
-    doc.insert_style(
-        f'<style:page-layout style:name="{_ODT_PAGE_LAYOUT}">'
-        f'<style:page-layout-properties fo:page-width="{PAGE_WIDTH_CM}cm"'
-        f' fo:page-height="{PAGE_HEIGHT_CM}cm" style:print-orientation="portrait"'
-        f' fo:margin-top="{MARGIN_CM}cm" fo:margin-bottom="{MARGIN_CM}cm"'
-        f' fo:margin-left="{MARGIN_CM}cm" fo:margin-right="{MARGIN_CM}cm"'
-        ' style:writing-mode="lr-tb"/></style:page-layout>')
+    odt_fonts_and_page(doc, page_numbers=False)
     doc.insert_style(
         '<style:default-style style:family="paragraph">'
         '<style:paragraph-properties style:punctuation-wrap="hanging"'
