@@ -37,15 +37,14 @@ def run_backend(backend: str) -> dict[str, float]:
         codes = [q.code for q in rubric.questions]
         start = time.perf_counter()
         for n in range(ANSWERS):
-            # A staff member answers the question in front of them, then skips the evidence.
+            # A staff member answers the question in front of them; the score moves on.
             user = users[n % STAFF]
             question = rubric.question(codes[(n // STAFF) % len(codes)])
             send(user, str(question.max // 2))
-            send(user, "略過")
         elapsed = time.perf_counter() - start
-    return {"answers": ANSWERS, "events": ANSWERS * 2, "seconds": round(elapsed, 2),
+    return {"answers": ANSWERS, "events": ANSWERS, "seconds": round(elapsed, 2),
             "answers_per_s": round(ANSWERS / elapsed, 1),
-            "events_per_s": round(ANSWERS * 2 / elapsed, 1)}
+            "events_per_s": round(ANSWERS / elapsed, 1)}
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from handlers import texts
-from handlers.messages import Card, Choice, Outgoing
+from handlers.flow.dialog import Refused
+from handlers.messages import Card, ChatKind, Choice, Outgoing
+from handlers.numerals import split_leading_number
 from handlers.state import Mode
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
@@ -35,6 +37,7 @@ from storage.assessments import (
     answers_by_code,
     attachment_counts,
     find_assessment,
+    fixes_since_return,
     get_or_create_assessment,
     lock_assessment,
     record_score,
@@ -63,14 +66,6 @@ _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 #: Questions where the section's adopted innovation proposals are offered as evidence.
 PROPOSAL_EVIDENCE_CODES = ("6.1", "6.2", "6.3")
 CITE_BUTTONS = 3
-
-
-class Refused(Exception):
-    """The action cannot be done; ``message`` says why (zh-TW) and nothing was changed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -113,6 +108,19 @@ class Sheet:
         """Codes of questions without a score, in form order."""
         scores = self.scores()
         return [q.code for q in self.rubric.questions if q.code not in scores]
+
+    @property
+    def verified(self) -> bool:
+        """Whether the secretariat has finished verifying it."""
+        return self.assessment.status == AssessmentStatus.VERIFIED
+
+    def verified_scores(self) -> dict[str, int]:
+        """The scores that count once verified: the secretariat's, else the self score."""
+        scores = self.scores()
+        for code, answer in self.answers.items():
+            if answer.verified_score is not None and code in scores:
+                scores[code] = answer.verified_score
+        return scores
 
     def heading(self) -> str:
         """``規劃課 115年第4季 自評（填寫中）``."""
@@ -282,6 +290,9 @@ def question_text(turn: Turn, sheet: Sheet, question: Question) -> str:
         lines.append(f"請選擇級距，或直接輸入分數（0-{question.max} 的整數）。")
     else:
         lines.append(f"請直接輸入分數（0-{question.max} 的整數）。")
+    if turn.state.evidence_for is None:  # said once, at the first question of a sitting
+        lines.append("評分後直接進入下一題，接著傳的文字、照片或檔案都列為本題的佐證；"
+                     "也可寫在分數後（例如：85 受理後即寄發收件確認）。")
     return "\n".join(lines)
 
 
@@ -293,8 +304,10 @@ def section_proposals(turn: Turn, sheet: Sheet, code: str) -> list[Proposal]:
                                   up_to_year=sheet.period.roc_year))
 
 
-def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = None) -> None:
-    """Show question ``code`` and wait for its score."""
+def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = None,
+                 brief: bool = False) -> None:
+    """Show question ``code`` and wait for its score (``brief``: its heading only, when the
+    person has just seen it and sent evidence for the question before)."""
     assert sheet.assessment.id is not None
     question = sheet.rubric.question(code)
     turn.state.at_question(sheet.assessment.id, code)
@@ -303,11 +316,17 @@ def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = No
     if question.measure is not None:
         choices.append(turn.choice(f"輸入{question.measure.name}"[:20], "e", aid, code))
     choices.append(turn.choice(texts.ZERO, "s", aid, code, 0))
+    choices = [*_cite_choices(turn, sheet), *choices]
     if sheet.answers.get(code) is not None and sheet.answers[code].self_score is not None:
         choices.append(turn.choice("保留原分數", "n", aid, code))
     choices += [turn.choice(texts.BACK, "p", aid, code), turn.choice(texts.SKIP, "k", aid, code),
                 turn.choice(texts.REVIEW, "r", aid), turn.choice(texts.PAUSE, "z")]
     text = question_text(turn, sheet, question)
+    if brief:
+        placement = sheet.rubric.placement(code)
+        text = (f"目前在第 {placement.number}/{len(sheet.rubric.questions)} 題　"
+                f"{question.code} {question.name}（滿分 {question.max} 分），請評分；"
+                "若還有佐證，可繼續傳送。")
     turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
 
 
@@ -344,40 +363,57 @@ def ask_measure(turn: Turn, sheet: Sheet, question: Question) -> None:
     assert question.measure is not None and sheet.assessment.id is not None
     measure = question.measure
     turn.state.mode = Mode.MEASURE
-    upper = f"{measure.max:g}" if measure.max is not None else "以上"
+    allowed = f"{measure.min:g}-{measure.max:g}{measure.unit}" if measure.max is not None \
+        else f"{measure.min:g}{measure.unit}以上"
     thresholds = "；".join(f"{b.measure_min:g}{measure.unit}以上 → {b.label}"
                           for b in question.bands if b.measure_min is not None)
     turn.say(
-        f"請輸入{measure.name}（{measure.min:g}-{upper}{measure.unit}）。\n"
+        f"請輸入{measure.name}（{allowed}）。\n"
         f"對照：{thresholds}。",
         [turn.choice(texts.BAND_BACK, "q", sheet.assessment.id, question.code),
          turn.choice(texts.PAUSE, "z")],
     )
 
 
-def ask_evidence(turn: Turn, sheet: Sheet, question: Question, *, prefix: str) -> None:
-    """After a score: invite evidence text, photos or files."""
-    assert sheet.assessment.id is not None
-    turn.state.at_question(sheet.assessment.id, question.code, Mode.EVIDENCE)
-    aid = sheet.assessment.id
-    answer = sheet.answers.get(question.code)
-    has_evidence = (answer is not None and bool(answer.evidence_text)) or bool(
-        attachment_counts(session=turn.session, assessment_id=aid).get(question.code))
-    proceed = texts.NEXT if has_evidence else texts.SKIP
+def _cite_choices(turn: Turn, sheet: Sheet) -> list[Choice]:
+    """引用 buttons for the question just answered (6.1–6.3): its adopted proposals."""
+    code = turn.state.evidence_for
+    if code is None or code not in PROPOSAL_EVIDENCE_CODES or sheet.assessment.id is None:
+        return []
+    answer = sheet.answers.get(code)
     cited = answer.evidence_text or "" if answer is not None else ""
-    offered = [p for p in section_proposals(turn, sheet, question.code)
+    offered = [p for p in section_proposals(turn, sheet, code)
                if p.reference and p.reference not in cited][:CITE_BUTTONS]
-    hint = "也可以按「引用」把本課室已採用的創意提案列為佐證。" if offered else ""
-    turn.say(
-        f"{prefix}\n請提供佐證：可傳送文字說明、照片或檔案（可傳多次）。{hint}"
-        f"完成後按「{texts.NEXT}」；沒有佐證請按「{texts.SKIP}」。",
-        [*(turn.choice(f"引用 {p.reference}", "pq", aid, question.code, p.id) for p in offered),
-         turn.choice(proceed, "n", aid, question.code),
-         turn.choice(texts.RESCORE, "q", aid, question.code),
-         turn.choice(texts.BACK, "p", aid, question.code),
-         turn.choice(texts.REVIEW, "r", aid),
-         turn.choice(texts.PAUSE, "z")],
-    )
+    return [turn.choice(f"{code} 引用 {p.reference}", "pq", sheet.assessment.id, code, p.id)
+            for p in offered]
+
+
+def evidence_target(turn: Turn, sheet: Sheet) -> Question | None:
+    """The question evidence sent now belongs to: the one answered last, until the next score."""
+    code = turn.state.evidence_for
+    if code is None or turn.state.assessment_id != sheet.assessment.id \
+            or not sheet.rubric.has_question(code):
+        return None
+    return sheet.rubric.question(code)
+
+
+def _move_on(turn: Turn, sheet: Sheet, code: str, *, prefix: str) -> None:
+    """After a score (or 保留原分數): on to the next question at once; evidence sent before
+    the next score is for ``code``. A returned question leads to the next returned one."""
+    returned = sheet.returned_codes()
+    if code in returned:
+        later = [c for c in returned if c != code]
+        turn.state.evidence_for = code
+        if later:
+            ask_question(turn, sheet, later[0], prefix=prefix)
+        else:
+            show_review(turn, sheet, prefix=f"{prefix}\n退回的題目都已處理，"
+                                             f"請檢視後按「{texts.SUBMIT}」重新送出。")
+        turn.state.evidence_for = code
+        return
+    turn.state.evidence_for = code
+    go_next(turn, sheet, code, prefix=prefix)
+    turn.state.evidence_for = code
 
 
 def cite_proposal(turn: Turn, sheet: Sheet, question: Question, proposal_id: int) -> None:
@@ -393,8 +429,27 @@ def cite_proposal(turn: Turn, sheet: Sheet, question: Question, proposal_id: int
     sheet.answers[question.code] = add_evidence_text(
         session=turn.session, assessment=sheet.assessment, question_code=question.code,
         text=f"創意提案 {texts.proposal_citation(proposal)}", member=_member(turn), now=turn.now)
-    ask_evidence(turn, sheet, question,
-                 prefix=f"已將創意提案 {proposal.reference} 列為 {question.code} 的佐證。")
+    _redraw_after_evidence(
+        turn, sheet, prefix=f"已將創意提案 {proposal.reference} 列為 {question.code} 的佐證。")
+
+
+def _redraw_after_evidence(turn: Turn, sheet: Sheet, *, prefix: str) -> None:
+    """Evidence was added to the question answered last: show where the person is again."""
+    state = turn.state
+    code = state.question
+    if state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) and code is not None \
+            and sheet.rubric.has_question(code) and state.assessment_id == sheet.assessment.id:
+        question = sheet.rubric.question(code)
+        if state.mode == Mode.BAND and state.band is not None \
+                and state.band < len(question.bands):
+            ask_band_score(turn, sheet, question, state.band, prefix=prefix)
+        elif state.mode == Mode.MEASURE:
+            turn.say(prefix)
+            ask_measure(turn, sheet, question)
+        else:
+            ask_question(turn, sheet, code, prefix=prefix, brief=True)
+        return
+    show_review(turn, sheet, prefix=prefix)
 
 
 # --- answering -------------------------------------------------------------------------------
@@ -431,8 +486,9 @@ def _quote(text: str) -> str:
 
 
 def apply_score(turn: Turn, sheet: Sheet, question: Question, score: int,
-                measure: float | None = None) -> None:
-    """Record a score, tell an earlier answerer it was changed, then ask for evidence."""
+                measure: float | None = None, evidence: str | None = None) -> None:
+    """Record a score (and the evidence typed with it), tell an earlier answerer it was
+    changed, then go on to the next question at once."""
     sheet.check_may_edit(question.code)
     member = _member(turn)
     change = record_score(session=turn.session, assessment=sheet.assessment,
@@ -449,7 +505,14 @@ def apply_score(turn: Turn, sheet: Sheet, question: Question, score: int,
         done = f"已將 {question.code} 由 {change.previous_score} 分改為 {score} 分{where}。"
     else:
         done = f"已記錄 {question.code} {question.name}：{score} 分{where}。"
-    ask_evidence(turn, sheet, question, prefix=done)
+    if evidence:
+        sheet.answers[question.code] = add_evidence_text(
+            session=turn.session, assessment=sheet.assessment, question_code=question.code,
+            text=evidence, member=member, now=turn.now)
+        done += f"\n已收到 {question.code} 的佐證：「{_quote(evidence)}」。"
+    else:
+        done += f"\n要補佐證，直接傳文字、照片或檔案，會列為 {question.code} 的佐證。"
+    _move_on(turn, sheet, question.code, prefix=done)
 
 
 def _tell_overridden(turn: Turn, sheet: Sheet, question: Question, earlier_member_id: int,
@@ -466,40 +529,88 @@ def _tell_overridden(turn: Turn, sheet: Sheet, question: Question, earlier_membe
 
 
 def handle_text(turn: Turn, text: str) -> None:
-    """A message that is not a command: a score, a measure, evidence, or a stray word."""
+    """A message that is not a command: a score (with its evidence), a measure, evidence for
+    the question answered last, or a stray word."""
     mode = turn.state.mode
     if mode == Mode.CONFIRM_SUBMIT:
         sheet = current_sheet(turn)
         turn.say(f"請按「{texts.CONFIRM}」送出，或按「{texts.CANCEL}」返回。",
                  _confirm_choices(turn, sheet))
         return
-    if mode not in (Mode.QUESTION, Mode.BAND, Mode.MEASURE, Mode.EVIDENCE) \
-            or turn.state.question is None:
+    at_review = mode == Mode.IDLE and turn.state.evidence_for is not None
+    if not at_review and (mode not in (Mode.QUESTION, Mode.BAND, Mode.MEASURE)
+                          or turn.state.question is None):
         show_menu_hint(turn)
         return
     sheet = current_sheet(turn, lock=True)
-    code = turn.state.question
-    if sheet.assessment.id != turn.state.assessment_id or not sheet.rubric.has_question(code):
-        resume(turn)
-        return
     if not sheet.editable:
         show_locked(turn, sheet)
         return
+    if at_review:
+        target = evidence_target(turn, sheet)
+        if target is None:
+            show_menu_hint(turn)
+            return
+        _evidence_text(turn, sheet, target, text)
+        return
+    code = turn.state.question
+    assert code is not None
+    if sheet.assessment.id != turn.state.assessment_id or not sheet.rubric.has_question(code):
+        resume(turn)
+        return
     question = sheet.rubric.question(code)
     try:
-        if mode == Mode.EVIDENCE:
-            _evidence_text(turn, sheet, question, text)
-        elif mode == Mode.MEASURE:
+        if mode == Mode.MEASURE:
             _measure_text(turn, sheet, question, text)
         elif mode == Mode.BAND and turn.state.band is not None \
                 and turn.state.band < len(question.bands):
             band = question.bands[turn.state.band]
-            score = parse_score(text, question, low=band.min, high=band.max)
-            apply_score(turn, sheet, question, score, turn.state.measure)
+            leading = split_leading_number(text)
+            typed, rest = (f"{leading[0]}分", leading[2]) if leading else (text, "")
+            score = parse_score(typed, question, low=band.min, high=band.max)
+            apply_score(turn, sheet, question, score, turn.state.measure, evidence=rest or None)
         else:
-            apply_score(turn, sheet, question, parse_score(text, question))
+            _question_text(turn, sheet, question, text)
     except Refused as refusal:
         _ask_again(turn, sheet, question, refusal.message)
+
+
+def _question_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
+    """At a question: ``85``, ``二十五``, ``85 受理後…`` score it (a measured figure such as a
+    phone-test 92 is offered as its band); other words are evidence for the last answer."""
+    leading = split_leading_number(text)
+    if leading is not None:
+        number, unit, rest = leading
+        measure = question.measure
+        if measure is not None and not rest and _is_measure(question, number, unit):
+            _measure_text(turn, sheet, question, number,
+                          offered=float(number) > question.max and unit in (None, "分"))
+            return
+        if unit not in (None, "分"):
+            parse_score(text, question)  # 85% at a question that has no such measure: refused
+        score = parse_score(f"{number}{unit if unit == '分' else ''}", question)
+        apply_score(turn, sheet, question, score, evidence=rest or None)
+        return
+    target = evidence_target(turn, sheet)
+    if target is None or not text.strip():
+        parse_score(text, question)  # refused: says what a score is
+        return
+    _evidence_text(turn, sheet, target, text)
+
+
+def _is_measure(question: Question, number: str, unit: str | None) -> bool:
+    """Whether a figure typed at a measured question is its measure rather than a score: its
+    unit says so (92%, 14件), or it is above the question's maximum but a measure it can be."""
+    measure = question.measure
+    assert measure is not None
+    if unit is not None and unit != "分" and unit == measure.unit:
+        return True
+    try:
+        value = float(number)
+    except ValueError:
+        return False
+    within = measure.min <= value and (measure.max is None or value <= measure.max)
+    return value > question.max and within and unit in (None, measure.unit)
 
 
 def _ask_again(turn: Turn, sheet: Sheet, question: Question, message: str) -> None:
@@ -512,78 +623,89 @@ def _ask_again(turn: Turn, sheet: Sheet, question: Question, message: str) -> No
         ask_question(turn, sheet, question.code, prefix=message)
 
 
-def _measure_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
+def _measure_text(turn: Turn, sheet: Sheet, question: Question, text: str, *,
+                  offered: bool = False) -> None:
+    """The question's objective measure: it names the band, whose score is then picked.
+    ``offered``: the figure was typed as if a score, so say how it was read."""
     measure = question.measure
     assert measure is not None
     match = _MEASURE.match(to_halfwidth(text).strip())
-    upper = f"{measure.max:g}" if measure.max is not None else "以上"
+    allowed = f"{measure.min:g}-{measure.max:g}{measure.unit}" if measure.max is not None \
+        else f"{measure.min:g}{measure.unit}以上"
     if not match:
-        raise Refused(f"請輸入{measure.name}的數字（{measure.min:g}-{upper}{measure.unit}）。")
+        raise Refused(f"請輸入{measure.name}的數字（{allowed}）。")
     value = float(match.group(1))
     try:
         band = band_for_measure(question, value)
     except ScoreError:
-        raise Refused(f"{value:g} 超出{measure.name}的範圍（{measure.min:g}-{upper}"
-                      f"{measure.unit}）。") from None
+        raise Refused(f"{value:g} 超出{measure.name}的範圍（{allowed}）。") from None
     shown = f"{measure.name} {value:g}{measure.unit}"
+    if offered:
+        shown = (f"{value:g} 超過本題滿分 {question.max} 分，視為{measure.name}："
+                 f"{value:g}{measure.unit}")
     if band is None:
         lowest = min(b.measure_min or 0 for b in question.bands)
-        turn.state.mode = Mode.QUESTION
+        turn.state.at_question(sheet.assessment.id or 0, question.code)
         turn.state.measure = value
         assert sheet.assessment.id is not None
-        turn.say(f"{shown} 未達最低級距（{lowest:g}{measure.unit}以上），本題建議給 0 分。",
+        turn.say(f"{shown}，未達最低級距（{lowest:g}{measure.unit}以上），本題建議給 0 分。",
                  [turn.choice(texts.ZERO, "s", sheet.assessment.id, question.code, 0),
                   turn.choice("重新輸入", "e", sheet.assessment.id, question.code),
                   turn.choice(texts.BAND_BACK, "q", sheet.assessment.id, question.code)])
         return
     index = question.bands.index(band)
+    turn.state.at_question(sheet.assessment.id or 0, question.code)
     turn.state.measure = value
     ask_band_score(turn, sheet, question, index,
-                   prefix=f"{shown} 對應級距 {band.label}。")
+                   prefix=f"{shown}，對應級距 {band.label}。")
 
 
 def _evidence_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> None:
     cleaned = text.strip()
     sheet.check_may_edit(question.code)
     if not cleaned:
-        raise Refused("請傳送文字說明、照片或檔案作為佐證，或按「略過」。")
-    add_evidence_text(session=turn.session, assessment=sheet.assessment,
-                      question_code=question.code, text=cleaned, member=_member(turn),
-                      now=turn.now)
-    ask_evidence(turn, sheet, question, prefix=f"已收到 {question.code} 的文字佐證。")
+        raise Refused("請傳送文字說明、照片或檔案作為佐證。")
+    sheet.answers[question.code] = add_evidence_text(
+        session=turn.session, assessment=sheet.assessment, question_code=question.code,
+        text=cleaned, member=_member(turn), now=turn.now)
+    _redraw_after_evidence(
+        turn, sheet, prefix=f"已收到 {question.code} 的佐證：「{_quote(cleaned)}」。")
 
 
 def handle_attachment(turn: Turn) -> None:
-    """A photo or file: evidence for the question just scored."""
+    """A photo or file: evidence for the question answered last (until the next score)."""
     attachment = turn.incoming.attachment
     assert attachment is not None
-    if turn.state.mode != Mode.EVIDENCE or turn.state.question is None:
-        if turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) and turn.state.question:
-            sheet = current_sheet(turn)
-            if sheet.rubric.has_question(turn.state.question):
-                ask_question(turn, sheet, turn.state.question, prefix=texts.EVIDENCE_FIRST_SCORE)
-                return
+    in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) \
+        and turn.state.question is not None
+    if not in_question and not (turn.state.mode == Mode.IDLE and turn.state.evidence_for):
         show_menu_hint(turn, prefix="目前沒有正在填答的題目，檔案未被保存。")
         return
     sheet = current_sheet(turn, lock=True)
-    code = turn.state.question
-    if not sheet.editable or not sheet.rubric.has_question(code):
+    if not sheet.editable:
         show_locked(turn, sheet)
         return
-    question = sheet.rubric.question(code)
+    question = evidence_target(turn, sheet)
+    if question is None:
+        if in_question and turn.state.question and sheet.rubric.has_question(turn.state.question):
+            ask_question(turn, sheet, turn.state.question, prefix=texts.EVIDENCE_FIRST_SCORE)
+        else:
+            show_menu_hint(turn, prefix="目前沒有正在填答的題目，檔案未被保存。")
+        return
+    code = question.code
     sheet.check_may_edit(code)
     limit = turn.config.max_evidence_bytes
     if attachment.size > limit:
-        ask_evidence(turn, sheet, question,
-                     prefix=f"檔案太大（{_size(attachment.size)}），佐證檔案上限為 {_size(limit)}。"
-                            "請壓縮後再傳，或改傳雲端連結。")
+        _redraw_after_evidence(
+            turn, sheet, prefix=f"檔案太大（{_size(attachment.size)}），佐證檔案上限為 "
+                                f"{_size(limit)}。請壓縮後再傳，或改傳雲端連結。")
         return
     try:
         digest, path = turn.config.evidence.save(attachment.content)
     except EvidenceStoreError:
         logger.exception("evidence store failed for assessment %s", sheet.assessment.id)
         _tell_secretariat_store_failed(turn, sheet, question)
-        ask_evidence(turn, sheet, question, prefix=texts.EVIDENCE_STORE_FAILED)
+        _redraw_after_evidence(turn, sheet, prefix=texts.EVIDENCE_STORE_FAILED)
         return
     add_attachment(session=turn.session, assessment=sheet.assessment, question_code=code,
                    attachment=Attachment(
@@ -593,8 +715,8 @@ def handle_attachment(turn: Turn) -> None:
                    member=_member(turn), now=turn.now)
     kind = "照片" if attachment.kind == "photo" else "檔案"
     name = f"「{attachment.filename}」" if attachment.filename else ""
-    ask_evidence(turn, sheet, question,
-                 prefix=f"已收到{kind}{name}（{_size(attachment.size)}），列為 {code} 的佐證。")
+    _redraw_after_evidence(
+        turn, sheet, prefix=f"已收到{kind}{name}（{_size(attachment.size)}），列為 {code} 的佐證。")
 
 
 def _tell_secretariat_store_failed(turn: Turn, sheet: Sheet, question: Question) -> None:
@@ -651,6 +773,16 @@ def go_next(turn: Turn, sheet: Sheet, after: str, *, prefix: str | None = None) 
         return
     show_review(turn, sheet, prefix=((prefix + "\n") if prefix else "")
                 + f"全部 {len(codes)} 題都已作答！請檢視後送出。")
+
+
+def keep_score(turn: Turn, sheet: Sheet, code: str) -> None:
+    """保留原分數: the answer stands; evidence sent next is still for this question."""
+    answer = sheet.answers.get(code)
+    if answer is None or answer.self_score is None:
+        go_next(turn, sheet, code)
+        return
+    _move_on(turn, sheet, code, prefix=f"{code} 保留原分數 {answer.self_score} 分。"
+                                       f"要補佐證，直接傳文字、照片或檔案，會列為 {code} 的佐證。")
 
 
 def go_back(turn: Turn, sheet: Sheet, code: str) -> None:
@@ -755,6 +887,12 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
             if files.get(question.code):
                 extras.append(f"檔案 {files[question.code]} 件")
             extra = f"，{'、'.join(extras)}" if extras else ""
+            if sheet.verified and answer.verified_score is not None \
+                    and answer.verified_score != answer.self_score:
+                why = f"（{answer.reviewer_comment}）" if answer.reviewer_comment else ""
+                lines.append(f"　{question.code} {question.name}：自評 {answer.self_score} 分，"
+                             f"審定 {answer.verified_score} 分{why}（{who}{extra}）")
+                continue
             lines.append(f"　{question.code} {question.name}：{answer.self_score} 分"
                          f"（{who}{extra}）")
     unanswered = sheet.unanswered()
@@ -763,7 +901,16 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
         lines += ["", f"未作答 {len(unanswered)} 題：{numbers}"]
     else:
         lines += ["", f"總分 {card.total} 分，等第「{card.grade}」。"]
+    if sheet.verified:
+        lines.append(_verified_line(sheet))
     return "\n".join(lines)
+
+
+def _verified_line(sheet: Sheet) -> str:
+    """審定後總分 …: what counts after the secretariat's verification."""
+    card = score_card(sheet.rubric, sheet.verified_scores())
+    return (f"秘書室審定後總分 {card.total} 分，等第「{card.grade}」"
+            "（以上為自評分數，審定調整的題目已註明）。")
 
 
 def _score_card(sheet: Sheet) -> Card:
@@ -787,10 +934,13 @@ def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
         turn.state.to_menu()
         turn.say(text, main_menu_choices(turn))
         return
+    evidence = turn.state.evidence_for if turn.state.assessment_id == sheet.assessment.id \
+        else None
     turn.state.to_menu()
     turn.state.assessment_id = sheet.assessment.id
+    turn.state.evidence_for = evidence  # a file sent at the review is for the last answer
     aid = sheet.assessment.id
-    choices = []
+    choices: list[Choice] = _cite_choices(turn, sheet)
     if sheet.unanswered():
         choices.append(turn.choice(texts.CONTINUE, "g", aid, sheet.unanswered()[0]))
     else:
@@ -838,6 +988,8 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         return
     member = _member(turn)
     card = score_card(sheet.rubric, sheet.scores())
+    resubmitted = sheet.assessment.status == AssessmentStatus.RETURNED
+    fixed = _fix_lines(turn, sheet) if resubmitted else []
     reference = submit_assessment(session=turn.session, assessment=sheet.assessment,
                                   member=member, now=turn.now)
     when = texts.roc_datetime(turn.now)
@@ -848,7 +1000,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         "本季自評已鎖定，秘書室審定後會通知您。")
     turn.say(
         "\n".join([
-            "收件確認",
+            "收件確認（退回後重新送出）" if resubmitted else "收件確認",
             f"收件編號：{reference}",
             f"課室：{sheet.section.name}",
             f"期別：{sheet.period.label}",
@@ -862,16 +1014,19 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         main_menu_choices(turn),
         card=receipt_card,
     )
+    heading = "【重新送出】" if resubmitted else "【自評送出】"
     notice = Outgoing(
-        f"【自評送出】{sheet.section.name} {sheet.period.label}\n"
-        f"總分 {card.total} 分，等第「{card.grade}」\n"
-        f"送出人：{member.name}（{when}）\n收件編號：{reference}",
+        "\n".join([f"{heading}{sheet.section.name} {sheet.period.label}", *fixed,
+                   f"總分 {card.total} 分，等第「{card.grade}」",
+                   f"送出人：{member.name}（{when}）",
+                   f"收件編號：{reference}" + ("（同原送出）" if resubmitted else "")]),
         choices=(Choice("開始審定", Token(0, "vo", (str(sheet.assessment.id),)).encode()),),
         meta={"kind": "submission", "assessment_id": sheet.assessment.id},
     )
+    key = f"submitted:{reference}" + (f":v{sheet.assessment.version}" if resubmitted else "")
     turn.notify(secretariat_destinations(session=turn.session,
                                          agency_id=sheet.assessment.agency_id),
-                notice, key=f"submitted:{reference}")
+                notice, key=key)
     # The rest of the section learns it is done (they stop being asked for answers).
     for other in _section_members(turn, sheet.section):
         if other.id != member.id and other.id is not None:
@@ -879,7 +1034,24 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
                         Outgoing(f"{sheet.section.name} {sheet.period.label} 自評已由 "
                                  f"{member.name} 送出（總分 {card.total} 分，"
                                  f"等第「{card.grade}」）。"),
-                        key=f"submitted:{reference}:member:{other.id}")
+                        key=f"{key}:member:{other.id}")
+
+
+def _fix_lines(turn: Turn, sheet: Sheet) -> list[str]:
+    """For the 【重新送出】 notice: why it was returned and what the section changed."""
+    codes = sheet.returned_codes() or [q.code for q in sheet.rubric.questions]
+    reason, fixes = fixes_since_return(session=turn.session, assessment=sheet.assessment,
+                                       codes=codes)
+    lines = [f"秘書室退回原因：{reason}"] if reason else []
+    changes = []
+    for fix in fixes:
+        evidence = "，補充佐證" if fix.evidence_added else ""
+        if fix.before != fix.after:
+            changes.append(f"{fix.code} {fix.before}→{fix.after} 分{evidence}")
+        elif fix.evidence_added or sheet.returned_codes():
+            changes.append(f"{fix.code} 維持 {fix.after} 分{evidence}")
+    lines.append("修改：" + ("；".join(changes) if changes else "未修改分數"))
+    return lines
 
 
 def _section_members(turn: Turn, section: Section) -> list[Member]:
@@ -910,8 +1082,23 @@ def show_locked(turn: Turn, sheet: Sheet) -> None:
 # --- menus and progress ----------------------------------------------------------------------
 
 
+#: The menu entries of the secretariat's bound group: the desk's, nobody's own assessment.
+DESK_ENTRIES = ("overview", "table", "proposals", "help", "menu")
+
+
+def desk_menu_choices(turn: Turn) -> list[Choice]:
+    """The desk's buttons, as shown in the secretariat's group."""
+    return [turn.menu_choice(texts.OVERVIEW, "overview"),
+            turn.menu_choice(texts.TABLE, "table"),
+            turn.menu_choice(texts.PROPOSALS, "proposals"),
+            turn.menu_choice(texts.HELP, "help")]
+
+
 def main_menu_choices(turn: Turn) -> list[Choice]:
-    """The main menu's buttons (extra entries for the secretariat)."""
+    """The main menu's buttons (extra entries for the secretariat; in the secretariat's
+    group only the desk's)."""
+    if turn.incoming.chat_kind == ChatKind.GROUP:
+        return desk_menu_choices(turn)
     choices = [turn.menu_choice(texts.FILL, "fill"),
                turn.menu_choice(texts.MY_PROGRESS, "progress"),
                turn.menu_choice(texts.PROPOSE, "propose")]
@@ -968,6 +1155,15 @@ def show_progress(turn: Turn) -> None:
              f"已作答 {len(card.answered)}/{total} 題，目前合計 {card.total} 分。"]
     if card.complete:
         lines.append(f"總分 {card.total} 分，等第「{card.grade}」。")
+    if sheet.verified:
+        verified = score_card(sheet.rubric, sheet.verified_scores())
+        lines.append(f"秘書室已審定：審定後總分 {verified.total} 分，等第「{verified.grade}」。")
+        changed = [f"{q.code} {a.self_score}→{a.verified_score}"
+                   + (f"：{a.reviewer_comment}" if a.reviewer_comment else "")
+                   for q in sheet.rubric.questions
+                   if (a := sheet.answers.get(q.code)) is not None
+                   and a.verified_score is not None and a.verified_score != a.self_score]
+        lines += ["審定調整：", *changed] if changed else ["各題均採自評分數。"]
     turn.state.to_menu()
     turn.state.assessment_id = sheet.assessment.id
     choices = [turn.menu_choice(texts.FILL if sheet.editable else texts.MENU,
@@ -984,13 +1180,12 @@ def show_overview(turn: Turn) -> None:
     member = _member(turn)
     agency = turn.session.get(Agency, member.agency_id)
     assert agency is not None
-    period = Period.of(turn.now)
+    period = desk_period(turn)  # one quarter for every section, named in the heading
     lines: list[str] = []
     not_started: list[str] = []
     for section in list_sections(session=turn.session, agency=agency):
         if not section.assessed or section.id is None:
             continue
-        period = open_period(turn, section)
         assessment = find_assessment(session=turn.session, section_id=section.id,
                                      roc_year=period.roc_year, quarter=period.quarter)
         if assessment is None or assessment.id is None:
@@ -1008,3 +1203,11 @@ def show_overview(turn: Turn) -> None:
         lines.append(f"尚未開始：{'、'.join(not_started)}")
     turn.state.to_menu()
     turn.say(f"各課室自評進度（{period.label}）\n" + "\n".join(lines), main_menu_choices(turn))
+
+
+def desk_period(turn: Turn) -> Period:
+    """The quarter the secretariat follows: the one being collected while its window is open
+    (Q3 in early October, whoever has already submitted it), else the current one."""
+    today = turn.now.astimezone(TAIPEI).date()
+    window = open_window(today, turn.config.schedule, turn.config.calendar)
+    return window.period if window is not None else Period.of(today)

@@ -16,6 +16,8 @@ from sqlalchemy.exc import OperationalError
 from handlers import assessment, proposals, report_cases, secretariat, texts
 from handlers.assessment import Refused, Sheet
 from handlers.commands import parse_command
+from handlers.dialogs import build_engine, verify
+from handlers.flow import Event, File, Lifecycle, Press, Text, event_of, match_label
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
 from handlers.state import Mode, State
@@ -87,6 +89,9 @@ class Dispatcher:
             turn = Turn(session=session, incoming=incoming, now=now, state=state,
                         config=self.config, member=member, previous_step=previous)
             route(turn)
+            if turn.replies:  # what was just drawn: a typed label of it is its press
+                state.record_drawn([(choice.label, choice.action) for reply in turn.replies
+                                    for choice in reply.choices])
             row.state = state.to_json()
             row.updated_at = now
             session.add(row)
@@ -106,9 +111,13 @@ class Dispatcher:
         return [Outgoing(texts.ERROR)]
 
 
+ENGINE = build_engine()
+
+
 def route(turn: Turn) -> None:
-    """Send the event to the flow it belongs to."""
-    if turn.incoming.lifecycle is not None:
+    """Send the event to the dialog on top, else to the flow it belongs to."""
+    event: Event | None = event_of(turn.incoming)
+    if isinstance(event, Lifecycle):
         handle_lifecycle(turn)
         return
     if turn.incoming.chat_kind == ChatKind.GROUP and not _secretariat_in_bound_group(turn):
@@ -118,18 +127,27 @@ def route(turn: Turn) -> None:
         handle_stranger(turn)
         return
     try:
-        if turn.incoming.action is not None:
-            _action(turn, turn.incoming.action)
-        elif turn.incoming.attachment is not None:
-            if turn.state.mode in report_cases.MODES \
-                    and report_cases.redraw(turn, prefix="年度案例請以文字輸入。"):
+        event = ENGINE.handle(turn, event) if event is not None else None
+        match event:
+            case None:
                 return
-            if turn.state.mode in proposals.PROPOSER_MODES:
-                proposals.handle_attachment(turn)
-            else:
-                assessment.handle_attachment(turn)
-        else:
-            _text(turn, turn.incoming.text or "")
+            case Press(action=action):
+                _action(turn, action)
+            case File():
+                if turn.state.mode in report_cases.MODES \
+                        and report_cases.redraw(turn, prefix="年度案例請以文字輸入。"):
+                    return
+                if turn.state.mode in proposals.PROPOSER_MODES:
+                    proposals.handle_attachment(turn)
+                else:
+                    assessment.handle_attachment(turn)
+            case Text(text=text):
+                # A typed label of a button just drawn is that button's press.
+                typed = match_label(text, turn.state.drawn_choices())
+                if typed is not None:
+                    _action(turn, typed)
+                else:
+                    _text(turn, text)
     except Refused as refusal:
         _refused(turn, refusal.message)
 
@@ -147,16 +165,11 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
     return (turn.incoming.action is not None
             or (command is not None and (secretariat.is_desk_command(command.name)
                                          or command.name in ("overview", "help", "proposals")))
-            or turn.state.mode in (*secretariat.DESK_MODES, Mode.PROPOSAL_DECISION))
+            or turn.state.mode in (Mode.DIALOG, Mode.PROPOSAL_DECISION))
 
 
 def _text(turn: Turn, text: str) -> None:
     command = parse_command(text)
-    awaiting_words = turn.state.mode in (Mode.VERIFY_NOTES, Mode.RETURN_REASON) and (
-        command is None or command.name not in ("cancel", "menu"))
-    # Free text is awaited there (略過 included), not a command.
-    if awaiting_words and secretariat.handle_desk_text(turn, text):
-        return
     if turn.state.mode in report_cases.MODES and report_cases.handle_text(turn, text, command):
         return
     if turn.state.mode in proposals.TEXT_MODES and proposals.handle_text(turn, text, command):
@@ -164,9 +177,6 @@ def _text(turn: Turn, text: str) -> None:
     if command is None and turn.state.mode == Mode.IDLE and proposals.paste_new(turn, text):
         return
     if command is None:
-        if turn.state.mode in secretariat.DESK_MODES \
-                and secretariat.handle_desk_text(turn, text):
-            return
         assessment.handle_text(turn, text)
         return
     _command(turn, command.name, command.arg)
@@ -174,8 +184,6 @@ def _text(turn: Turn, text: str) -> None:
 
 def _command(turn: Turn, name: str, arg: str = "") -> None:
     state = turn.state
-    if state.mode in secretariat.DESK_MODES and secretariat.navigate_verify(turn, name, arg):
-        return
     if name in ("menu", "start", "bind"):
         assessment.show_menu(turn)
     elif name == "fill":
@@ -204,7 +212,7 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
     elif name in ("back", "skip", "next", "rescore"):
         _navigate(turn, name)
     elif name == "verify":
-        secretariat.start_verify(turn, arg)
+        verify.start(turn, arg)
     elif name == "phonetest":
         secretariat.record_phone(turn, arg)
     elif name == "table":
@@ -228,7 +236,7 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
 def _navigate(turn: Turn, name: str) -> None:
     """上一題 / 略過 / 下一題 / 重新評分, typed: relative to the question being answered."""
     code = turn.state.question
-    in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE, Mode.EVIDENCE)
+    in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE)
     if not in_question or code is None:
         assessment.resume(turn)
         return
@@ -257,22 +265,22 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb == "m":
         entry = token.args[0] if token.args else "menu"
         if entry not in ("fill", "progress", "overview", "help", "menu", "propose", "proposals",
-                         "cases"):
+                         "cases", "table"):
             _refused(turn, texts.UNKNOWN_BUTTON)
+            return
+        if turn.incoming.chat_kind == ChatKind.GROUP and entry not in assessment.DESK_ENTRIES:
+            _refused(turn, texts.NOT_IN_GROUP)
             return
         _command(turn, entry)
         return
     if token.verb == "vo":  # a notice's 開始審定 button: opens a view, changes nothing
-        secretariat.open_from_notice(turn, token)
+        verify.open_from_notice(turn, token)
         return
     if token.verb in proposals.STEPLESS_VERBS:  # on notices: checked by the proposal's mark
         proposals.handle_stepless(turn, token)
         return
     if token.step != turn.previous_step:
         _refused(turn, texts.STALE_BUTTON)
-        return
-    if token.verb in secretariat.VERIFY_VERBS:
-        secretariat.handle_verify_action(turn, token)
         return
     if token.verb in proposals.VERBS:
         proposals.handle_action(turn, token)
@@ -298,6 +306,8 @@ def _refused(turn: Turn, message: str) -> None:
         turn.say(message)
         return
     try:
+        if state.mode == Mode.DIALOG and ENGINE.redraw(turn, prefix=message):
+            return
         if state.mode in proposals.PROPOSER_MODES and proposals.redraw(turn, prefix=message):
             return
         if state.mode in report_cases.MODES and report_cases.redraw(turn, prefix=message):
@@ -372,6 +382,7 @@ def _ask(turn: Turn, sheet: Sheet, code: str) -> None:
 _question = _on_question(_ask)  # 返回級距 / 重新評分: back to the question's bands
 _goto = _on_question(_ask)
 _next = _on_question(assessment.go_next)
+_keep = _on_question(assessment.keep_score)
 _previous = _on_question(assessment.go_back)
 
 
@@ -412,7 +423,7 @@ def _pause(turn: Turn, token: Token) -> None:
 
 
 _VERBS: dict[str, Callable[[Turn, Token], None]] = {
-    "b": _band, "s": _score, "e": _measure, "q": _question, "n": _next, "k": _next,
+    "b": _band, "s": _score, "e": _measure, "q": _question, "n": _keep, "k": _next,
     "p": _previous, "g": _goto, "r": _review, "u": _submit, "c": _confirm, "x": _cancel,
     "z": _pause, "pq": _cite,
 }

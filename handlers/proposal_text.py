@@ -198,10 +198,17 @@ def split_proposal(text: str, kinds: tuple[str, ...], *,
     return result
 
 
-_QUANTITY = re.compile(r"[0-9０-９]|[一二兩三四五六七八九十百千萬半]\s*"
-                       r"(?:成|倍|%|％|件|人|位|天|日|週|個月|年|小時|分鐘|次|張|元|萬|億|處|項)")
+_QUANTITY = re.compile(
+    r"(?P<number>[0-9０-９][0-9０-９,，.．]*|[一二兩三四五六七八九十百千萬半]+)\s*"
+    r"(?P<unit>成|倍|%|％|件|人|位|天|日|週|個月|年|小時|分鐘|次|張|元|萬|億|處|項|筆|場|份|公里|公尺)")
 
 
 def has_numbers(text: str) -> bool:
-    """Whether ``text`` gives a quantity (附錄1 asks for quantified data)."""
-    return bool(_QUANTITY.search(text))
+    """Whether ``text`` gives a quantity (附錄1 asks for quantified data): a number with its
+    unit (35%、1,200人次、14天、三成). A bare number (案例3) or a year (115年) is none."""
+    for match in _QUANTITY.finditer(text):
+        digits = match.group("number")
+        if match.group("unit") == "年" and len(digits) >= 3:
+            continue  # 115年, 2026年: when, not how much
+        return True
+    return False

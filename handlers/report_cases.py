@@ -157,9 +157,10 @@ def _write(turn: Turn, text: str) -> None:
 def _ask_figures(turn: Turn, case: ReportCase, *, prefix: str = "已記錄個案事例。") -> None:
     state = turn.state
     state.mode, state.case_id = Mode.CASE_FIGURES, case.id
-    seen = "（內容已有數字，仍可再補充一段量化成果。）" if has_numbers(case.text) else ""
-    turn.say(f"{prefix}\n請輸入量化數據（請儘量以量化數據說明成果，例如：線上申辦率由35%提升至62%、"
-             f"全年服務1,200人次、處理天數由14天縮短為5天）{seen}；沒有數據可按「{texts.SKIP}」。",
+    seen = "內容中已有數據，可再補充或按「略過」。" if has_numbers(case.text) \
+        else f"沒有數據請按「{texts.SKIP}」。"
+    turn.say(f"{prefix}\n請輸入量化數據，例如：線上申辦率由35%提升至62%、全年服務1,200人次、"
+             f"處理天數由14天縮短為5天。{seen}",
              [turn.choice(texts.SKIP, "cs", case.id)])
 
 

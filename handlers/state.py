@@ -19,7 +19,7 @@ class Mode:
     QUESTION = "question"  # a score (or a band pick) for ``question``
     BAND = "band"  # a score inside band ``band`` of ``question``
     MEASURE = "measure"  # the objective measure of ``question``
-    EVIDENCE = "evidence"  # evidence text or files for ``question``
+    EVIDENCE = "evidence"  # read as QUESTION with ``evidence_for`` (an older sqbot wrote it)
     CONFIRM_SUBMIT = "confirm_submit"  # 確認 or 取消
     VERIFY = "verify"  # the secretariat's verified score for ``question``
     VERIFY_NOTES = "verify_notes"  # 優點、建議改進事項 before the verification is locked
@@ -30,6 +30,7 @@ class Mode:
     PROPOSAL_DECISION = "proposal_decision"  # the secretariat's reason, URL or request
     CASE_TEXT = "case_text"  # the text of a report case under ``case_heading`` (0: 檢討)
     CASE_FIGURES = "case_figures"  # the numbers of report case ``case_id`` (may be skipped)
+    DIALOG = "dialog"  # a dialog declared for the engine is on top (``dialog`` says which)
 
 
 @dataclass
@@ -49,6 +50,9 @@ class State:
     proposal_mark: str | None = None  # the proposal's state when a decision was started
     case_heading: int | None = None  # the report heading a case is being written for
     case_id: int | None = None  # the report case whose numbers are asked
+    evidence_for: str | None = None  # the question just answered: evidence goes to it
+    dialog: dict[str, Any] | None = None  # the engine's document of the dialog on top
+    drawn: list[list[str]] = field(default_factory=list)  # [label, action] last drawn
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document, with its schema version."""
@@ -66,10 +70,44 @@ class State:
             state.step = 0
         if state.mode not in vars(Mode).values():
             state.mode = Mode.IDLE
+        if not isinstance(state.dialog, dict):
+            state.dialog = None
+        if state.mode == Mode.DIALOG and state.dialog is None:
+            state.mode = Mode.IDLE
+        if not isinstance(state.evidence_for, str):
+            state.evidence_for = None
+        if state.mode == Mode.EVIDENCE:  # written before the score moved on by itself
+            state.mode, state.evidence_for = Mode.QUESTION, state.question
+        if not isinstance(state.drawn, list) or not all(
+                isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(part, str) for part in pair) for pair in state.drawn):
+            state.drawn = []
         return state
+
+    def open_dialog(self, document: dict[str, Any]) -> None:
+        """A dialog of the engine is on top (its document as the engine writes it)."""
+        self.mode = Mode.DIALOG
+        self.dialog = document
+        self.band = None
+        self.measure = None
+
+    def close_dialog(self) -> None:
+        """No dialog of the engine is on top any more."""
+        self.dialog = None
+        if self.mode == Mode.DIALOG:
+            self.mode = Mode.IDLE
+
+    def record_drawn(self, choices: list[tuple[str, str]]) -> None:
+        """The buttons just drawn: a typed label of one of them is its press."""
+        self.drawn = [[label, action] for label, action in choices]
+
+    def drawn_choices(self) -> list[tuple[str, str]]:
+        """``(label, action)`` of the buttons last drawn."""
+        return [(label, action) for label, action in self.drawn]
 
     def at_question(self, assessment_id: int, code: str, mode: str = Mode.QUESTION) -> None:
         """Move to ``code`` of ``assessment_id`` in ``mode``."""
+        self.dialog = None
         self.assessment_id = assessment_id
         self.question = code
         self.mode = mode
@@ -78,6 +116,8 @@ class State:
 
     def to_menu(self) -> None:
         """Back to the menu, remembering the assessment and question to resume at."""
+        self.dialog = None
+        self.evidence_for = None
         self.mode = Mode.IDLE
         self.band = None
         self.measure = None

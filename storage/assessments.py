@@ -176,14 +176,23 @@ def submit_assessment(*, session: Session, assessment: Assessment, member: Membe
                       now: datetime) -> str:
     """Lock the assessment as submitted; return its receipt reference number (收件編號).
 
-    The reference carries the period, the assessment and its version, so a resubmission
-    after a return gets a new one.
+    The reference carries the period, the assessment and its version. A resubmission after
+    a return keeps the reference of the first submission (the secretariat files it under
+    one number) and clears the questions' return marks: what was returned has been answered.
     """
     assert assessment.id is not None
     _touch(session, assessment, now)
-    reference = (f"{assessment.roc_year}Q{assessment.quarter}-{assessment.id:05d}-"
-                 f"{assessment.version}")
     previous = assessment.status
+    if previous == AssessmentStatus.RETURNED and assessment.reference:
+        reference = assessment.reference
+        for answer in session.exec(select(Answer).where(
+                Answer.assessment_id == assessment.id, col(Answer.returned).is_(True))):
+            _revise(session, answer, "returned", True, False, member.id, now)
+            answer.returned = False
+            session.add(answer)
+    else:
+        reference = (f"{assessment.roc_year}Q{assessment.quarter}-{assessment.id:05d}-"
+                     f"{assessment.version}")
     assessment.status = AssessmentStatus.SUBMITTED
     assessment.reference = reference
     assessment.submitted_at = now
@@ -195,6 +204,49 @@ def submit_assessment(*, session: Session, assessment: Assessment, member: Membe
         at=now))
     session.flush()
     return reference
+
+
+@dataclass(frozen=True)
+class ReturnedFix:
+    """What the section did to one returned question before resubmitting."""
+
+    code: str
+    before: int | None  # the self score when it was returned
+    after: int | None  # the self score now
+    evidence_added: bool
+
+
+def fixes_since_return(*, session: Session, assessment: Assessment,
+                       codes: Sequence[str]) -> tuple[str | None, list[ReturnedFix]]:
+    """The secretariat's reason of the latest 退回, and what changed since at ``codes``."""
+    assert assessment.id is not None
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.subject == f"assessment:{assessment.id}",
+                                 AuditEvent.action == "assessment.return")
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())).first()
+    if event is None:
+        return None, []
+    reason = event.detail.get("reason") if isinstance(event.detail, dict) else None
+    answers = {a.question_code: a for a in session.exec(
+        select(Answer).where(Answer.assessment_id == assessment.id,
+                             col(Answer.question_code).in_(list(codes))))}
+    fixes = []
+    for code in codes:
+        answer = answers.get(code)
+        if answer is None or answer.id is None:
+            continue
+        revisions = session.exec(
+            select(AnswerRevision).where(AnswerRevision.answer_id == answer.id,
+                                         AnswerRevision.changed_at >= event.at)
+            .order_by(col(AnswerRevision.id))).all()
+        scores = [r for r in revisions if r.field == "self_score"]
+        before = answer.self_score
+        if scores and scores[0].old_value is not None:
+            before = int(scores[0].old_value)
+        fixes.append(ReturnedFix(
+            code=code, before=before, after=answer.self_score,
+            evidence_added=any(r.field in ("evidence_text", "attachment") for r in revisions)))
+    return (reason if isinstance(reason, str) else None), fixes
 
 
 def section_assessments(*, session: Session, agency_id: int, roc_year: int,

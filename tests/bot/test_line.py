@@ -177,8 +177,7 @@ async def test_answer_by_quick_reply_and_typed_number(fake, desk, line):
     assert "第 1/25 題" in last_text(fake, ALICE)
     await press(fake, line, ALICE, "81-120分")
     await press(fake, line, ALICE, "110分")
-    assert "已記錄 1.1" in last_text(fake, ALICE)
-    await press(fake, line, ALICE, "略過")
+    assert "已記錄 1.1" in last_text(fake, ALICE) and "第 2/25 題" in last_text(fake, ALICE)
     await say(fake, line, ALICE, "５０")
     with desk.database.transaction() as session:
         answers = {a.question_code: a.self_score for a in session.exec(select(Answer)).all()}
@@ -269,14 +268,19 @@ async def test_evidence_image_and_file_are_fetched_and_kept(fake, desk, line):
 
 
 async def test_full_assessment_through_line(fake, desk, line):
+    """A whole quarter is 28 messages: 填寫自評, 25 scores, 送出 and 確認送出 (issue #14)."""
     await onboard(fake, line, desk)
+    messages = 0
     await say(fake, line, ALICE, "填寫自評")
+    messages += 1
     for question in RUBRIC.questions:
         assert f"{question.code} {question.name}" in "\n".join(fake.texts_to(ALICE)[-2:])
         await say(fake, line, ALICE, str(question.max))
-        await press(fake, line, ALICE, "略過")
+        messages += 1
     await say(fake, line, ALICE, "送出")
     await press(fake, line, ALICE, "確認送出")
+    messages += 2
+    assert messages == 28
     receipt = fake.messages_to(ALICE)[-2:]
     flex = [m for m in receipt if m["type"] == "flex"]
     assert flex and flex[0]["altText"].startswith("收件確認")

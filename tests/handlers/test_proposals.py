@@ -186,6 +186,9 @@ def test_one_heading_or_plain_words_are_not_a_pasted_proposal():
 def test_quantities_are_recognised():
     assert has_numbers("由 14 天縮短為 5 天") and has_numbers("減少三成") and has_numbers("１２件")
     assert not has_numbers("民眾免再往返，更加便利")
+    assert has_numbers("1,200人次") and has_numbers("由35%提升至62%")
+    # A case's ordinal or a year says nothing of how much (issue #14).
+    assert not has_numbers("案例3：櫃台增設引導標示") and not has_numbers("115年起實施")
 
 
 # --- writing a proposal ----------------------------------------------------------------------
@@ -525,10 +528,11 @@ def test_adopted_proposals_are_offered_in_6_1_to_6_3(office):
     staff.say("跳到 6.1")
     assert "本課室已採用的創意提案（可作為佐證）" in staff.text
     assert "115-P-0001「河川公地申請線上預審」（採用）" in staff.text
-    staff.say("40")
-    staff.press("引用 115-P-0001")
+    staff.say("40")  # on to 6.2 at once; the citation is offered for the answer just given
+    staff.press("6.1 引用 115-P-0001")
     assert "已將創意提案 115-P-0001 列為 6.1 的佐證" in staff.text
-    assert "引用 115-P-0001" not in [c.label for c in staff.choices]
+    assert "第 21/25 題" in staff.text  # still at 6.2
+    assert "6.1 引用 115-P-0001" not in [c.label for c in staff.choices]
     with office.database.transaction() as session:
         answer = session.exec(select(Answer).where(Answer.question_code == "6.1")).one()
     assert answer.evidence_text == "創意提案 115-P-0001「河川公地申請線上預審」（採用）"

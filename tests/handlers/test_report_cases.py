@@ -237,3 +237,23 @@ def test_without_libreoffice_the_unfitted_draft_is_sent(office, monkeypatch):
     assert "無法執行 PDF 頁數檢查" in replies[0].text and "未經刪減的草稿" in replies[0].text
     assert sorted(r.document.filename for r in replies if r.document) == [
         "115年度提升服務品質績效總報告.docx", "115年度提升服務品質績效總報告.odt"]
+
+
+def test_the_figures_prompt_reads_plainly_and_typed_labels_work(office):
+    """Issue #14: the figures prompt was two sentences in one bracket, "案例3" counted as
+    containing figures, and a typed 選擇項目 dropped to the main menu."""
+    office.clock.set(DECEMBER)
+    planning = office.chat("王小明")
+    planning.say("/cases")
+    planning.say(ONE)  # the heading's label, typed
+    assert f"【{ONE}】" in planning.text
+    planning.say("案例3：115年起櫃台增設引導標示")
+    assert "請輸入量化數據，例如：" in planning.text and "）（" not in planning.text
+    assert "內容中已有數據" not in planning.text and "沒有數據請按「略過」" in planning.text
+    planning.say("略過")
+    assert "（未提供量化數據）" in planning.text
+    planning.say("選擇項目")
+    assert f"{ONE}：1 件" in planning.text and "請選擇功能" not in planning.text
+    planning.say(ONE)
+    planning.say("線上預審使處理天數由14天縮短為5天")
+    assert "內容中已有數據，可再補充或按「略過」" in planning.text

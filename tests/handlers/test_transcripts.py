@@ -58,27 +58,26 @@ def test_onboarding_transcript(office, request, tmp_path):
 
 FULL_SCRIPT = [
     "填寫自評",
-    # 1.1: band pick, a score outside the band, then a button; evidence as text.
-    "#1", "50", "#2", "已於服務場所及網站公布標準處理流程", "#1",
-    # 1.2: invalid inputs, then a full-width number; a file as evidence.
-    "abc", "-1", "999", "12.5", "", "５０分", "/file {TMP}/查詢管道.pdf", "#1",
-    # 1.3: typed; go back and change 1.2; then jump forward.
-    "80", "#1", "上一題", "#2", "45", "略過", "跳到 4",
-    # 2.1 .. 2.3 typed, skipping evidence.
-    "20", "略過", "22", "略過", "18", "略過",
-    # 2.4: the phone-test score proposes the band.
-    "#4", "92", "18分",
-    "略過",
+    # 1.1: band pick, a score outside the band, then a button; the text after it is 1.1's
+    # evidence (the score has already moved on to 1.2).
+    "#1", "50", "#2", "已於服務場所及網站公布標準處理流程",
+    # 1.2: invalid inputs, then a full-width score with its evidence in one message; the file
+    # sent after it is 1.2's too.
+    "-1", "999", "12.5", "", "５０分，提供電話、網站及臨櫃三種查詢管道",
+    "/file {TMP}/查詢管道.pdf",
+    # 1.3: typed; go back and change it; then jump.
+    "80", "上一題", "45", "跳到 4",
+    # 2.1 .. 2.3 typed, one in Chinese numerals, one with its evidence.
+    "20", "二十二", "18 每季辦理服務禮儀訓練",
+    # 2.4: the phone-test score typed where the score is asked: its band is offered.
+    "92", "18分",
     # 2.5 .. 3.2
-    "45", "略過", "25", "略過", "70", "略過", "60", "略過",
+    "45", "25", "70", "60",
     "暫停",
     "--- restart ---",
     "填寫自評",
     # 4.1 .. 7.3
-    "18", "略過", "9", "略過", "16", "略過", "40", "略過",
-    "25", "略過", "8", "略過", "8", "略過", "45", "略過",
-    "40", "略過", "25", "略過", "15", "略過",
-    "25", "略過", "35", "略過", "25", "略過",
+    "18", "9", "16", "40", "25", "8", "8", "45", "40", "25", "15", "25", "35", "25",
     "檢視",
     "送出",
     "確認",

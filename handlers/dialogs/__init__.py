@@ -1,0 +1,26 @@
+"""The conversations declared for the engine (``handlers.flow``), one module per dialog,
+with its views beside it (``<dialog>_views.py``: pure functions of view models)."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.commands import parse_command
+from handlers.dialogs import verify
+from handlers.flow import Dialog, Engine, EngineTexts
+
+DIALOGS: tuple[Dialog, ...] = (verify.DIALOG,)
+
+
+def _command(text: str) -> tuple[str, str] | None:
+    command = parse_command(text)
+    return None if command is None else (command.name, command.arg)
+
+
+def build_engine() -> Engine:
+    """The engine with every declared dialog."""
+    return Engine(DIALOGS, parse_command=_command, texts=EngineTexts(
+        stale=texts.STALE_BUTTON, unknown=texts.UNKNOWN_BUTTON,
+        use_buttons="請使用下方的按鈕。", no_file="這一步不收檔案，請使用下方的按鈕或輸入文字。"))
+
+
+__all__ = ["DIALOGS", "build_engine"]

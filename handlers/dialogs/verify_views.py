@@ -1,0 +1,80 @@
+"""What the 審定 dialog shows: pure functions of its view models (no database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.messages import Outgoing
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    """One question of a submitted assessment, as the secretariat verifies it."""
+
+    section: str
+    number: int
+    total: int
+    code: str
+    name: str
+    max: int
+    breadcrumb: str
+    self_score: int | None
+    evidence_text: str | None
+    files: int
+    verified_score: int | None
+    comment: str | None
+    returned: bool
+    bands: tuple[str, ...]
+    phone_hint: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """The assessment as a whole: for the last window and the prompts."""
+
+    section: str
+    period: str
+    reference: str | None
+    first_code: str
+    last_code: str
+
+
+def question(view: QuestionView) -> Outgoing:
+    """【審定】規劃課 第 1/25 題 …: self score, evidence, bands and what to do."""
+    lines = [f"【審定】{view.section} 第 {view.number}/{view.total} 題　"
+             f"{view.code} {view.name}（滿分 {view.max} 分）", view.breadcrumb,
+             f"自評：{view.self_score if view.self_score is not None else '未作答'} 分"]
+    if view.files:
+        lines.append(f"佐證檔案：{view.files} 件")
+    if view.evidence_text:
+        lines.append(f"佐證：{view.evidence_text}")
+    if view.verified_score is not None:
+        lines.append(f"審定分數：{view.verified_score} 分"
+                     + (f"（{view.comment}）" if view.comment else ""))
+    if view.returned:
+        lines.append("（已標記退回）")
+    if view.bands:
+        lines.append("級距：" + "；".join(view.bands))
+    lines += view.phone_hint
+    lines.append("請按「確認」採用自評分數，或輸入審定分數（可加說明，例如：15 缺少佐證）。")
+    return Outgoing("\n".join(lines))
+
+
+def end(view: SheetView) -> Outgoing:
+    """After the last question."""
+    return Outgoing("已看完全部題目。請按「完成審定」或「退回課室」。")
+
+
+def notes(view: SheetView) -> Outgoing:
+    """The 優點、建議改進事項 asked before the verification is locked."""
+    return Outgoing("請輸入本次考核的「優點、建議改進事項」（輸入「略過」則留白）。")
+
+
+def reason(view: SheetView) -> Outgoing:
+    """Why the assessment goes back."""
+    return Outgoing("請輸入退回原因（會通知該課室）。")
+
+
+def opening(view: SheetView) -> str:
+    """The line above the first question."""
+    return f"開始審定 {view.section} {view.period} 自評（收件編號 {view.reference}）。"
