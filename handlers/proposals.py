@@ -39,7 +39,13 @@ from handlers.secretariat import _require_desk
 from handlers.state import Mode
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
-from reports.proposal_doc import build_proposal_document, outline, proposal_docx, proposal_odt
+from reports.proposal_doc import (
+    ProposalDocument,
+    build_proposal_document,
+    outline,
+    proposal_docx,
+    proposal_odt,
+)
 from rubric import Period, latest_rubric_year, load_year, to_halfwidth
 from rubric.periods import format_roc_date
 from storage.errors import NotFound
@@ -188,14 +194,23 @@ def summary_of(proposal: Proposal, limit: int = 160) -> str:
     return summary if len(summary) <= limit else summary[:limit - 1] + "…"
 
 
-def _documents(turn: Turn, proposal: Proposal) -> list[Outgoing]:
-    """The proposal as ODT and DOCX, one message each."""
-    document = build_proposal_document(turn.session, proposal)
-    stem = _FILENAME_UNSAFE.sub("_", f"{proposal.reference or '草稿'}_{_title(proposal)}")[:60]
-    return [Outgoing(f"{_named(proposal)}提案全文（ODT）",
+def _stem(proposal: Proposal) -> str:
+    return _FILENAME_UNSAFE.sub("_", f"{proposal.reference or '草稿'}_{_title(proposal)}")[:60]
+
+
+def _rendered(document: ProposalDocument, named: str, stem: str) -> list[Outgoing]:
+    """The proposal as ODT and DOCX, one message each (no database needed)."""
+    return [Outgoing(f"{named}提案全文（ODT）",
                      document=Document(f"{stem}.odt", proposal_odt(document), ODT)),
-            Outgoing(f"{_named(proposal)}提案全文（DOCX）",
+            Outgoing(f"{named}提案全文（DOCX）",
                      document=Document(f"{stem}.docx", proposal_docx(document), DOCX))]
+
+
+def _documents(turn: Turn, proposal: Proposal) -> list[Outgoing]:
+    """The proposal as ODT and DOCX for the outbox: queued in the transaction that queues its
+    notice, so the notice never goes out without its files."""
+    return _rendered(build_proposal_document(turn.session, proposal), _named(proposal),
+                     _stem(proposal))
 
 
 # --- finding the proposal a message or button is about ---------------------------------------
@@ -837,7 +852,10 @@ def view(turn: Turn, token: Token) -> None:
         if choices:
             turn.replies[-1] = Outgoing(turn.replies[-1].text,
                                         (*choices, *turn.replies[-1].choices))
-        turn.replies.extend(_documents(turn, proposal))
+        document = build_proposal_document(turn.session, proposal)
+        named, stem = _named(proposal), _stem(proposal)
+        # Written out after the commit, from the document's plain data: no lock held.
+        turn.defer(lambda: turn.replies.extend(_rendered(document, named, stem)))
 
 
 # --- 提案清單 ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 from datetime import date
 
 from handlers import texts
-from handlers.assessment import Refused, main_menu_choices
+from handlers.assessment import Refused, desk_period, main_menu_choices
 from handlers.messages import Document, Outgoing
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
@@ -32,7 +32,6 @@ from rubric import (
     load_year,
     to_halfwidth,
 )
-from rubric.calendar import open_window
 from rubric.periods import TAIPEI, format_roc_date, parse_period
 from storage.errors import NotFound
 from storage.models import Agency
@@ -75,13 +74,6 @@ def _require_desk(turn: Turn) -> None:
                        turn.member.id if turn.member else None,
                        turn.member.role if turn.member else None)
         raise Refused(texts.NOT_ALLOWED)
-
-
-def desk_period(turn: Turn) -> Period:
-    """The quarter the desk works on: the open window's, else the current one."""
-    today = turn.now.astimezone(TAIPEI).date()
-    window = open_window(today, turn.config.schedule, turn.config.calendar)
-    return window.period if window is not None else Period.of(today)
 
 
 # --- phone tests and tables ------------------------------------------------------------------
@@ -144,12 +136,18 @@ def send_table(turn: Turn, arg: str) -> None:
     turn.state.to_menu()
     turn.say("\n".join(lines), main_menu_choices(turn))
     name = f"{period.short_label}自行考核結果統計表"
-    turn.replies.append(Outgoing(f"{period.label}各課室總分圖", picture=Document(
-        f"{name}.png", quarter_chart_png(table), "image/png")))
-    turn.replies.append(Outgoing(f"{name}（ODS）", document=Document(
-        f"{name}.ods", quarter_ods(table), ODS)))
-    turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(
-        f"{name}.xlsx", quarter_xlsx(table), XLSX)))
+
+    def render() -> None:
+        """The chart and the files from the table's plain data, after the commit: drawing
+        takes a while and must hold no database lock."""
+        turn.replies.append(Outgoing(f"{period.label}各課室總分圖", picture=Document(
+            f"{name}.png", quarter_chart_png(table), "image/png")))
+        turn.replies.append(Outgoing(f"{name}（ODS）", document=Document(
+            f"{name}.ods", quarter_ods(table), ODS)))
+        turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(
+            f"{name}.xlsx", quarter_xlsx(table), XLSX)))
+
+    turn.defer(render)
 
 
 def send_annual(turn: Turn, arg: str) -> None:
@@ -174,12 +172,17 @@ def send_annual(turn: Turn, arg: str) -> None:
     turn.state.to_menu()
     turn.say("\n".join(lines), main_menu_choices(turn))
     name = f"{roc_year}年度自行考核成績彙總表"
-    turn.replies.append(Outgoing(f"{roc_year}年度各季趨勢圖", picture=Document(
-        f"{roc_year}年度趨勢圖.png", annual_trend_png(table), "image/png")))
-    turn.replies.append(Outgoing(f"{name}（ODS）", document=Document(f"{name}.ods",
-                                                                 annual_ods(table), ODS)))
-    turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(f"{name}.xlsx",
-                                                                  annual_xlsx(table), XLSX)))
+
+    def render() -> None:
+        """The trend chart and the files, after the commit (see ``send_table``)."""
+        turn.replies.append(Outgoing(f"{roc_year}年度各季趨勢圖", picture=Document(
+            f"{roc_year}年度趨勢圖.png", annual_trend_png(table), "image/png")))
+        turn.replies.append(Outgoing(f"{name}（ODS）", document=Document(
+            f"{name}.ods", annual_ods(table), ODS)))
+        turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(
+            f"{name}.xlsx", annual_xlsx(table), XLSX)))
+
+    turn.defer(render)
 
 
 
