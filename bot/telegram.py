@@ -33,6 +33,7 @@ from bot.delivery import DeliveryError, RetryLater, Unreachable
 from bot.textsplit import split_text
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
+from handlers.tokens import TokenError, parse_token
 
 logger = logging.getLogger(__name__)
 
@@ -293,8 +294,10 @@ class TelegramChannel:
             return
         query = update.callback_query
         if query is not None:
-            await self._acknowledge(query)
+            await self._answer(query)
         replies = await self.dispatch(incoming)
+        if query is not None:
+            replies = await self._edit_in_place(query, replies)
         await self._reply(incoming.chat_id, replies)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -360,17 +363,44 @@ class TelegramChannel:
         content = bytes(await file.download_as_bytearray())
         return Attachment(kind, content, mime, name, file_id)
 
-    async def _acknowledge(self, query: CallbackQuery) -> None:
-        """Answer the press and take the buttons off that message (they are used up)."""
+    async def _answer(self, query: CallbackQuery) -> None:
+        """Answer the press at once (the client stops its spinner)."""
         try:
             await query.answer()
         except TelegramError as exc:
             logger.info("answerCallbackQuery failed: %s", exc)
+
+    async def _edit_in_place(self, query: CallbackQuery,
+                             replies: list[Outgoing]) -> list[Outgoing]:
+        """A press of a conversation's button redraws its window in the pressed message (text
+        and keyboard), as people expect of a Telegram bot, instead of sending the window again
+        below; what else the press answers is sent as usual. Returns what is left to send.
+
+        A notice's or a menu's button (step 0: the message is shared, or old) only has its
+        keyboard taken off, and so has any message when the first reply carries a file, a
+        card or more text than one message holds.
+        """
+        first = replies[0] if replies else None
+        if first is not None and _editable(query.data, first):
+            try:
+                await query.edit_message_text(
+                    html.escape(first.text, quote=False), parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(first.choices),
+                    connect_timeout=self.timeout, read_timeout=self.timeout,
+                    write_timeout=self.timeout)
+                return replies[1:]
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return replies[1:]
+                logger.info("editMessageText failed (%s); sending the reply instead", exc)
+            except TelegramError as exc:
+                logger.info("editMessageText failed (%s); sending the reply instead", exc)
         try:
-            await query.edit_message_reply_markup(reply_markup=None)
+            await query.edit_message_reply_markup(reply_markup=None)  # its buttons are used up
         except BadRequest as exc:
             if "not modified" not in str(exc).lower() and "not found" not in str(exc).lower():
                 raise
+        return replies
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -414,6 +444,17 @@ class TelegramChannel:
             raise
         except NetworkError as exc:
             raise RetryLater(f"Telegram not reachable: {exc}") from exc
+
+
+def _editable(data: str | None, reply: Outgoing) -> bool:
+    """Whether ``reply`` may replace the message whose button carried ``data``."""
+    try:
+        token = parse_token(data or "")
+    except TokenError:
+        return False
+    return (token.step > 0 and bool(reply.text.strip()) and reply.document is None
+            and reply.picture is None and reply.card is None
+            and len(html.escape(reply.text, quote=False)) <= TEXT_LIMIT)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -54,9 +54,12 @@ async def said(fake, chat_id, needle, *, timeout=15.0) -> str:
 
 
 def last_keyboard(fake, chat_id) -> list[dict]:
-    for call in reversed(fake.calls_to("sendMessage")):
-        if str(call.params.get("chat_id")) == str(chat_id) and call.params.get("reply_markup"):
-            return [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    """The buttons of the newest message that shows any, as it is now (after edits)."""
+    for sent in reversed(fake.sent_messages(chat_id)):
+        message = fake.message(int(chat_id), sent["message_id"]) or {}
+        markup = message.get("reply_markup") or {}
+        if markup.get("inline_keyboard"):
+            return [b for row in markup["inline_keyboard"] for b in row]
     return []
 
 
@@ -118,9 +121,14 @@ async def test_answer_by_button_and_by_typed_number(fake, desk, telegram):
     with desk.database.transaction() as session:
         answers = {a.question_code: a.self_score for a in session.exec(select(Answer)).all()}
     assert answers == {"1.1": 110, "1.2": 50}
-    # Every press is answered and its buttons are taken off the pressed message.
+    # Every press is answered, and the pressed message is redrawn in place: the band's
+    # scores, then 1.2 — not sent again below (issue #14).
     assert len(fake.calls_to("answerCallbackQuery")) == 2
-    assert len(fake.calls_to("editMessageReplyMarkup")) == 2
+    edits = fake.calls_to("editMessageText")
+    assert len(edits) == 2 and not fake.calls_to("editMessageReplyMarkup")
+    assert len({call.params["message_id"] for call in edits}) == 1
+    questions = [t for t in fake.sent_texts(USER) if "第 1/25 題" in t or "第 2/25 題" in t]
+    assert len(questions) == 2  # 1.1 sent, then 1.2 drawn over it; the typed 50 sent 1.3
 
 
 async def test_callback_from_a_stale_message_is_refused(fake, desk, telegram):
@@ -483,3 +491,18 @@ def test_outbox_row_payload_round_trip_keeps_choices():
     message = Outgoing("hi", (Choice("填寫自評", "0:m:fill"),))
     assert Outgoing.from_payload(message.to_payload()) == message
     assert OutboxMessage  # the table the payload lives in
+
+
+def test_only_a_conversation_button_redraws_its_own_message():
+    """A notice's or a menu's button (step 0) is on a message others share or an old one:
+    pressing it never overwrites that message; a reply with a file or card is sent anew."""
+    from bot.telegram import _editable
+    from handlers.messages import Card, Document
+
+    plain = Outgoing("第 2/25 題")
+    assert _editable("3:ok", plain)
+    assert not _editable("0:vo:7", plain) and not _editable("0:m:fill", plain)
+    assert not _editable("garbage", plain) and not _editable(None, plain)
+    assert not _editable("3:ok", Outgoing("總表", document=Document("a.ods", b"x", "x/y")))
+    assert not _editable("3:ok", Outgoing("收件確認", card=Card("收件確認", ())))
+    assert not _editable("3:ok", Outgoing("長" * 5000))
