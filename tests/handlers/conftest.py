@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.console import render
 from handlers.dispatch import Dispatcher
+from handlers.flow.labels import match_label
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
 from handlers.turn import FlowConfig
 from storage.evidence import EvidenceStore
@@ -39,6 +40,16 @@ class Clock:
         self.now = moment
 
 
+def check_buttons(reply: Outgoing) -> None:
+    """Every message drawn in any test: its buttons' tokens are unique, and each label typed
+    names that button and no other (issue #14: typed labels are presses)."""
+    actions = [c.action for c in reply.choices]
+    assert len(set(actions)) == len(actions), f"a token drawn twice: {actions}"
+    drawn = [(c.label, c.action) for c in reply.choices]
+    for label, action in drawn:
+        assert match_label(label, drawn) == action, f"typed {label!r} is not its press: {drawn}"
+
+
 @dataclass
 class Chat:
     """One chat identity talking to the dispatcher, pressing buttons by label."""
@@ -57,6 +68,8 @@ class Chat:
                             chat_id=self.chat_id or self.user_id, event_id=event_id,
                             chat_kind=self.chat_kind, **content)
         replies = self.dispatcher.dispatch(incoming)
+        for reply in replies:
+            check_buttons(reply)
         if replies:
             self.last = replies
         return replies
