@@ -449,7 +449,7 @@ def _redraw_after_evidence(turn: Turn, sheet: Sheet, *, prefix: str) -> None:
         else:
             ask_question(turn, sheet, code, prefix=prefix, brief=True)
         return
-    show_review(turn, sheet, prefix=prefix)
+    show_review(turn, sheet, prefix=prefix, brief=True)
 
 
 # --- answering -------------------------------------------------------------------------------
@@ -744,9 +744,13 @@ def resume(turn: Turn) -> None:
         return
     returned = sheet.returned_codes()
     if returned:
+        reason, _ = fixes_since_return(session=turn.session, assessment=sheet.assessment,
+                                       codes=())
+        asked = f"\n退回原因：{reason}" if reason else ""
         ask_question(turn, sheet, returned[0],
                      prefix=f"{sheet.heading()}\n秘書室退回，請修改：{'、'.join(returned)}，"
-                            f"改好後按「{texts.SUBMIT}」重新送出。")
+                            f"改好後按「{texts.SUBMIT}」重新送出。{asked}\n"
+                            "可修改分數，或按「保留原分數」後補傳佐證。")
         return
     code = resume_target(turn, sheet)
     unanswered = sheet.unanswered()
@@ -926,10 +930,19 @@ def _score_card(sheet: Sheet) -> Card:
     return Card(sheet.heading(), tuple(rows))
 
 
-def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
-    """檢視: the review, with the way on."""
+def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None,
+                brief: bool = False) -> None:
+    """檢視: the review, with the way on (``brief``: only where the sheet stands, after
+    evidence sent at the review, which was just shown)."""
     assert sheet.assessment.id is not None
     text = review_text(turn, sheet)
+    if brief:
+        answered = len(sheet.scores())
+        total = len(sheet.rubric.questions)
+        text = (f"{sheet.heading()}：已作答 {answered}/{total} 題，"
+                f"目前合計 {sum(sheet.scores().values())} 分。"
+                + (f"請按「{texts.SUBMIT}」送出；還有佐證可繼續傳送。" if answered == total
+                   else ""))
     if not sheet.editable:
         turn.state.to_menu()
         turn.say(text, main_menu_choices(turn))
@@ -946,7 +959,8 @@ def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None) -> None:
     else:
         choices.append(turn.choice(texts.SUBMIT, "u", aid))
     choices.append(turn.menu_choice(texts.MENU, "menu"))
-    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices, card=_score_card(sheet))
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices,
+             card=None if brief else _score_card(sheet))
 
 
 def _confirm_choices(turn: Turn, sheet: Sheet) -> list[Choice]:

@@ -154,7 +154,7 @@ def test_a_returned_question_keeps_its_evidence_and_the_resubmission_says_why(of
     secretary.press("退回課室")
     secretary.say("1.2 佐證不足")
     staff.say("填寫自評")
-    assert "第 2/25 題" in staff.text
+    assert "第 2/25 題" in staff.text and "退回原因：1.2 佐證不足" in staff.text
     staff.press("保留原分數")
     staff.send_file(b"\x89PNG screenshot", filename=None, mime_type="image/png", kind="photo")
     assert "列為 1.2 的佐證" in staff.text and "未被保存" not in staff.text
