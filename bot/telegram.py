@@ -376,10 +376,13 @@ class TelegramChannel:
         and keyboard), as people expect of a Telegram bot, instead of sending the window again
         below; what else the press answers is sent as usual. Returns what is left to send.
 
-        A notice's or a menu's button (step 0: the message is shared, or old) only has its
-        keyboard taken off, and so has any message when the first reply carries a file, a
-        card or more text than one message holds.
+        A notice's or a menu's button (step 0) is left as it is: the message is shared (a
+        notice in the secretariat's group, whose buttons anyone there can press, authorised or
+        not) or a menu whose buttons stay valid. A conversation's message whose first reply
+        carries a file, a card or more text than one message holds has its keyboard taken off.
         """
+        if not _conversation_button(query.data):
+            return replies
         first = replies[0] if replies else None
         if first is not None and _editable(query.data, first):
             try:
@@ -446,13 +449,17 @@ class TelegramChannel:
             raise RetryLater(f"Telegram not reachable: {exc}") from exc
 
 
-def _editable(data: str | None, reply: Outgoing) -> bool:
-    """Whether ``reply`` may replace the message whose button carried ``data``."""
+def _conversation_button(data: str | None) -> bool:
+    """Whether ``data`` is a button of one person's conversation (its token has a step)."""
     try:
-        token = parse_token(data or "")
+        return parse_token(data or "").step > 0
     except TokenError:
         return False
-    return (token.step > 0 and bool(reply.text.strip()) and reply.document is None
+
+
+def _editable(data: str | None, reply: Outgoing) -> bool:
+    """Whether ``reply`` may replace the message whose button carried ``data``."""
+    return (_conversation_button(data) and bool(reply.text.strip()) and reply.document is None
             and reply.picture is None and reply.card is None
             and len(html.escape(reply.text, quote=False)) <= TEXT_LIMIT)
 

@@ -257,6 +257,19 @@ async def test_group_binding_and_notices_through_the_outbox(fake, desk, telegram
     await desk.outbox.drain_once()
     await said(fake, group, "【自評送出】規劃課 115年第4季")
     assert [r.status for r in desk.outbox_rows()] == ["sent"]
+    # Someone in the group who is not the secretariat presses 開始審定: nothing happens to
+    # the shared notice; its button stays for the secretariat (issue #15, finding 6).
+    notice = fake.last_sent(group)
+    assert notice is not None and notice.get("reply_markup")
+    answered = len(fake.calls_to("answerCallbackQuery"))
+    fake.callback(7002, notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+                  chat_id=group, message_id=notice["message_id"])
+    await eventually(lambda: len(fake.calls_to("answerCallbackQuery")) > answered,
+                     message="the press answered")
+    await asyncio.sleep(0.3)
+    assert (fake.message(group, notice["message_id"]) or {}).get("reply_markup") \
+        == notice["reply_markup"]
+    assert not fake.calls_to("editMessageReplyMarkup")
 
 
 async def test_429_waits_and_the_message_goes_out_once(fake, desk, telegram):
