@@ -55,7 +55,7 @@ from storage.models import (
     Section,
 )
 from storage.org import list_sections
-from storage.outbox import member_destinations, secretariat_destinations
+from storage.outbox import member_destinations
 from storage.proposals import ADOPTED, adopted_proposals
 
 logger = logging.getLogger(__name__)
@@ -720,8 +720,8 @@ def handle_attachment(turn: Turn) -> None:
 
 
 def _tell_secretariat_store_failed(turn: Turn, sheet: Sheet, question: Question) -> None:
-    turn.notify(
-        secretariat_destinations(session=turn.session, agency_id=sheet.assessment.agency_id),
+    turn.notify_secretariat(
+        sheet.assessment.agency_id,
         Outgoing(f"【系統通知】{sheet.section.name} 上傳 {question.code} 的佐證檔案時，"
                  "佐證儲存區寫入失敗（可能是磁碟空間不足），請通知系統管理者。"),
         key=f"store-failed:{turn.incoming.channel}:{turn.incoming.event_id}")
@@ -1038,9 +1038,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         meta={"kind": "submission", "assessment_id": sheet.assessment.id},
     )
     key = f"submitted:{reference}" + (f":v{sheet.assessment.version}" if resubmitted else "")
-    turn.notify(secretariat_destinations(session=turn.session,
-                                         agency_id=sheet.assessment.agency_id),
-                notice, key=key)
+    turn.notify_secretariat(sheet.assessment.agency_id, notice, key=key)
     # The rest of the section learns it is done (they stop being asked for answers).
     for other in _section_members(turn, sheet.section):
         if other.id != member.id and other.id is not None:

@@ -28,7 +28,7 @@ from storage.org import (
     set_identity_reachable,
     unbind_chat,
 )
-from storage.outbox import member_destinations, secretariat_destinations
+from storage.outbox import member_destinations, release_held, secretariat_destinations
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ def handle_stranger(turn: Turn) -> None:
         return
     turn.state.code_failures = []
     turn.member = member
+    if member.role in (Role.SECRETARIAT, Role.ADMIN):  # notices held for a secretariat chat
+        turn.session.flush()
+        release_held(session=turn.session, agency_id=member.agency_id, now=turn.now)
     section = turn.session.get(Section, member.section_id) if member.section_id else None
     agency = turn.session.get(Agency, member.agency_id)
     where = "・".join(x for x in [agency.name if agency else "", section.name if section else "",
@@ -147,6 +150,8 @@ def handle_group(turn: Turn) -> None:
     turn.session.add(binding)
     invitation.used_at = turn.now
     turn.session.add(invitation)
+    turn.session.flush()
+    release_held(session=turn.session, agency_id=invitation.agency_id, now=turn.now)
     agency = turn.session.get(Agency, invitation.agency_id)
     logger.info("group chat bound as secretariat of agency %s", invitation.agency_id)
     turn.say(texts.GROUP_BOUND.format(agency=agency.name if agency else ""))

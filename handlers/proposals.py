@@ -52,7 +52,7 @@ from storage.errors import NotFound
 from storage.evidence import EvidenceStoreError
 from storage.models import Agency, Attachment, Member, Proposal, ProposalStatus, Section
 from storage.org import get_section, list_sections
-from storage.outbox import member_destinations, secretariat_destinations
+from storage.outbox import member_destinations
 from storage.proposals import (
     DECISIONS,
     EDITABLE,
@@ -681,11 +681,10 @@ def submit(turn: Turn, proposal: Proposal) -> None:
                                            ("課室", section_name), ("提案人", member.name)),
                   summary),
         meta={"kind": "proposal", "proposal_id": proposal.id})
-    destinations = secretariat_destinations(session=turn.session, agency_id=proposal.agency_id)
     key = f"proposal:{proposal.id}:{mark_of(proposal)}"
-    turn.notify(destinations, notice, key=key)
+    turn.notify_secretariat(proposal.agency_id, notice, key=key)
     for number, document in enumerate(_documents(turn, proposal), start=1):
-        turn.notify(destinations, document, key=f"{key}:file{number}")
+        turn.notify_secretariat(proposal.agency_id, document, key=f"{key}:file{number}")
 
 
 # --- the secretariat's decisions -------------------------------------------------------------

@@ -15,7 +15,7 @@ from handlers.tokens import Token
 from rubric.calendar import ScheduleConfig, WorkCalendar
 from storage.evidence import EvidenceStore
 from storage.models import Member, Role
-from storage.outbox import Destination, enqueue
+from storage.outbox import Destination, enqueue, notify_secretariat
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ class Turn:
     def menu_choice(self, label: str, entry: str) -> Choice:
         """A button that stays valid in old messages (menu entries carry no step)."""
         return Choice(label, Token(0, "m", (entry,)).encode())
+
+    def notify_secretariat(self, agency_id: int, message: Outgoing, key: str) -> None:
+        """Queue ``message`` for the agency's secretariat; held until it has a chat."""
+        notify_secretariat(session=self.session, agency_id=agency_id,
+                           payload=message.to_payload(), key=key, now=self.now)
 
     def notify(self, destinations: list[Destination], message: Outgoing, key: str) -> None:
         """Queue ``message`` for each destination (delivered once per destination)."""

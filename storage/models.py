@@ -70,6 +70,8 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"  # for the secretariat, which has no chat yet: copied out once it has one
+    RELEASED = "released"  # a held row whose copies were queued
 
 
 # --- organisation ----------------------------------------------------------------------------

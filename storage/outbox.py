@@ -6,13 +6,14 @@ same notice twice harmless.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from storage.models import ChatBinding, ChatIdentity, Member, OutboxMessage, Role
+from storage.models import ChatBinding, ChatIdentity, Member, OutboxMessage, OutboxStatus, Role
 from storage.upsert import insert_ignoring
 
 Destination = tuple[str, str]  # (channel, chat or user id)
@@ -60,6 +61,55 @@ def secretariat_destinations(*, session: Session, agency_id: int) -> list[Destin
         assert member.id is not None
         found += member_destinations(session=session, member_id=member.id)
     return found
+
+
+#: The channel of a held row: its destination is ``secretariat:<agency id>``.
+HELD_CHANNEL = "held"
+
+
+def notify_secretariat(*, session: Session, agency_id: int, payload: dict[str, Any], key: str,
+                       now: datetime) -> int:
+    """Queue ``payload`` for the agency's secretariat; with no destination yet (no group
+    bound, no secretariat member with a chat), hold it until there is one, rather than
+    dropping it. Returns the number of rows queued or held."""
+    destinations = secretariat_destinations(session=session, agency_id=agency_id)
+    if not destinations:
+        inserted = insert_ignoring(
+            session, OutboxMessage,
+            {"agency_id": agency_id, "channel": HELD_CHANNEL,
+             "destination": f"secretariat:{agency_id}", "payload": payload,
+             "idempotency_key": _unique(key, "held"), "status": OutboxStatus.HELD,
+             "attempts": 0, "next_attempt_at": now, "created_at": now},
+            conflict=("idempotency_key",), returning="id")
+        return int(inserted is not None)
+    return sum(enqueue(session=session, destination=d, payload=payload,
+                       key=_unique(key, f"{d[0]}|{d[1]}"), now=now, agency_id=agency_id)
+               for d in destinations)
+
+
+def release_held(*, session: Session, agency_id: int, now: datetime) -> int:
+    """The secretariat has a chat now: queue every held notice of the agency to it, in the
+    order they were held. Returns how many notices were released."""
+    destinations = secretariat_destinations(session=session, agency_id=agency_id)
+    if not destinations:
+        return 0
+    held = session.exec(
+        select(OutboxMessage).where(OutboxMessage.agency_id == agency_id,
+                                    OutboxMessage.status == OutboxStatus.HELD)
+        .order_by(col(OutboxMessage.id)).with_for_update()).all()
+    for row in held:
+        for destination in destinations:
+            enqueue(session=session, destination=destination, payload=row.payload,
+                    key=_unique(row.idempotency_key, f"{destination[0]}|{destination[1]}"),
+                    now=now, agency_id=agency_id)
+        row.status = OutboxStatus.RELEASED
+        row.sent_at = now
+        session.add(row)
+    return len(held)
+
+
+def _unique(key: str, part: str) -> str:
+    return hashlib.sha256(f"{key}|{part}".encode()).hexdigest()
 
 
 def pending(*, session: Session, limit: int = 100) -> Sequence[OutboxMessage]:

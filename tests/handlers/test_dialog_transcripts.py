@@ -34,7 +34,8 @@ def run_people(office, script: list[str]) -> str:
                 continue
             seen.add(message.id)
             to = names.get(message.destination, message.destination)
-            out.append(f"  【通知 → {to}】\n{render([Outgoing.from_payload(message.payload)])[0]}\n")
+            shown = render([Outgoing.from_payload(message.payload)])[0]
+            out.append(f"  【通知 → {to}】\n{shown}\n")
     return "\n".join(out)
 
 
