@@ -475,6 +475,11 @@ async def test_healthz(desk, webhook):
     assert response.json() == {"database": "ok", "telegram": "webhook", "line": "off",
                                "outbox": {"pending": 0, "oldest_seconds": None}}
     with desk.database.transaction() as session:  # two messages waiting for a while
+        # A console identity's notice waits for that console chat to open; sqbot run never
+        # sends it, so it is no backlog to alert on (issue #15, finding 9).
+        enqueue(session=session, destination=("console", "console-1"),
+                payload=Outgoing("通知").to_payload(), key="console-wait",
+                now=datetime.now(UTC) - timedelta(days=30))
         for n in range(2):
             enqueue(session=session, destination=("telegram", str(USER + n)),
                     payload=Outgoing(f"通知{n}").to_payload(), key=f"wait-{n}",
