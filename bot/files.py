@@ -85,7 +85,7 @@ class FileLinks:
     def open(self, digest: str, expires: str, signature: str, filename: str
              ) -> tuple[bytes, str]:
         """The bytes and type behind a link, or LinkRefused."""
-        if not (expires.isdigit() and len(digest) == 64
+        if not (expires.isdigit() and len(expires) <= 12 and len(digest) == 64
                 and all(c in "0123456789abcdef" for c in digest)):
             raise LinkRefused(404, "not a file link")
         if not hmac.compare_digest(signature, self._sign(digest, int(expires), filename)):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -88,13 +88,20 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             return PlainTextResponse("forbidden", status_code=403)
         if "json" not in request.headers.get("content-type", ""):
             return PlainTextResponse("expected application/json", status_code=415)
-        body = await read_body(request)
+        try:
+            body = await read_body(request)
+        except ClientDisconnect:  # one line: anyone can send half a body
+            logger.info("a webhook client went away before its body was read")
+            return Response(status_code=400)
         if body is None:
             return PlainTextResponse("body too large", status_code=413)
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return PlainTextResponse("malformed JSON", status_code=400)
+        except RecursionError:  # authenticated, so 200: a 5xx would be redelivered for ever
+            logger.warning("Telegram update rejected: its JSON is nested too deeply")
+            return Response(status_code=200)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return PlainTextResponse("not an Update", status_code=400)
         # 200 only once the update is committed: otherwise Telegram delivers it again.
@@ -110,7 +117,11 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             return PlainTextResponse("missing X-Line-Signature", status_code=400)
         if "json" not in request.headers.get("content-type", ""):
             return PlainTextResponse("expected application/json", status_code=415)
-        body = await read_body(request)
+        try:
+            body = await read_body(request)
+        except ClientDisconnect:  # one line: anyone can send half a body
+            logger.info("a webhook client went away before its body was read")
+            return Response(status_code=400)
         if body is None:
             return PlainTextResponse("body too large", status_code=413)
         try:

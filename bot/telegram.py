@@ -244,7 +244,13 @@ class TelegramChannel:
         """Handle one Update's JSON; True once it is committed (or safely ignored)."""
         if not self.ready.is_set():
             return False  # not started yet (Telegram unreachable at boot): sent again later
-        update = Update.de_json(data, self.application.bot)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            # Authenticated but unreadable: answering 500 would have it sent again for ever.
+            logger.warning("Telegram update %s rejected: it cannot be read (%s)",
+                           data.get("update_id"), exc.__class__.__name__)
+            return True
         return await self.process_update(update)
 
     async def process_update(self, update: Update) -> bool:

@@ -103,6 +103,10 @@ async def test_the_download_route_serves_the_file_under_its_name(database, links
         digest, expires, _, name = parts(url)
         bad = await client.get(f"/files/{digest}/{expires}/{'f' * 32}/{name}")
         assert bad.status_code == 403 and "連結無效" in bad.text
+        # An expiry too long to be a time (past Python's int-parsing limit) is no link: 404,
+        # not a 500 with a traceback (issue #15, finding 2).
+        huge = await client.get(f"/files/{digest}/{'9' * 4400}/{'f' * 32}/{name}")
+        assert huge.status_code == 404
 
 
 def test_without_a_public_address_files_are_named():

@@ -413,3 +413,38 @@ def test_files_are_named_not_dropped_on_line():
         "115Q4自行考核結果統計表.ods", b"PK", "application/vnd.oasis.opendocument.spreadsheet")))
     assert [m.type for m in messages] == ["text", "text"]
     assert "檔案「115Q4自行考核結果統計表.ods」無法經由 LINE 傳送" in messages[1].text
+
+
+async def test_a_client_that_goes_away_mid_body_is_one_log_line(desk, caplog):
+    """Issue #15, finding 2: a truncated body logged a ClientDisconnect traceback (~3 KB) at
+    INFO, so anyone could flood the log. Now one line and nothing else."""
+    import logging
+
+    from bot.server import create_app
+
+    channel = LineChannel.from_dispatcher(
+        desk.dispatcher, channel_secret=SECRET, access_token="t", max_evidence_bytes=1024)
+    app = create_app(database=desk.database, line=channel)
+    sent: list[dict] = []
+    messages = iter([{"type": "http.request", "body": b'{"events": [', "more_body": True},
+                     {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/line/webhook", "raw_path": b"",
+             "query_string": b"", "root_path": "", "server": ("sqbot", 80),
+             "client": ("203.0.113.9", 5000),
+             "headers": [(b"content-type", b"application/json"),
+                         (b"x-line-signature", b"c2ln"), (b"content-length", b"9999")]}
+    caplog.set_level(logging.INFO)
+    await app(scope, receive, send)
+    await channel.close()
+    records = [r for r in caplog.records if r.name.startswith(("bot", "starlette", "uvicorn"))]
+    assert [r.getMessage() for r in records] == [
+        "a webhook client went away before its body was read"]
+    assert not any(r.exc_info for r in caplog.records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -524,3 +525,28 @@ def test_only_a_conversation_button_redraws_its_own_message():
     assert not _editable("3:ok", Outgoing("總表", document=Document("a.ods", b"x", "x/y")))
     assert not _editable("3:ok", Outgoing("收件確認", card=Card("收件確認", ())))
     assert not _editable("3:ok", Outgoing("長" * 5000))
+
+
+async def test_authenticated_but_malformed_updates_are_rejected_once(desk, webhook, caplog):
+    """Issue #15, finding 5: an update python-telegram-bot cannot read (a callback without
+    chat_instance, a message without date) or JSON nested past any sense answered 500 with a
+    traceback, so Telegram sent it again for ever. Now: 200 and one line in the log."""
+    import logging
+
+    _, client = webhook
+    secret = {"X-Telegram-Bot-Api-Secret-Token": webhook_secret_for(TOKEN),
+              "content-type": "application/json"}
+    no_instance = {"update_id": 31, "callback_query": {
+        "id": "q1", "from": {"id": USER, "is_bot": False, "first_name": "測試"},
+        "data": "1:z", "message": update_json(30, USER, "x")["message"]}}
+    no_date = update_json(32, USER, "你好")
+    del no_date["message"]["date"]
+    nested = '{"update_id": 33, "message": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    caplog.set_level(logging.INFO)
+    for body in (json.dumps(no_instance), json.dumps(no_date), nested):
+        caplog.clear()
+        response = await client.post("/telegram/webhook", content=body, headers=secret)
+        assert response.status_code == 200, (body[:60], response.text)
+        assert not [r for r in caplog.records if r.exc_info], body[:60]
+        assert len([r for r in caplog.records if "rejected" in r.getMessage()]) == 1, \
+            [r.getMessage() for r in caplog.records]
