@@ -173,7 +173,9 @@ class OutboxSender:
 
         Rows that went out in a multicast before are grouped by that batch again, never with
         other rows: retried with the same recipients, the request carries the same retry key,
-        so LINE delivers it once even if the earlier attempt did arrive.
+        so LINE delivers it once even if the earlier attempt did arrive. Likewise a row tried
+        before on its own is pushed on its own again, with its own retry key: in a new
+        multicast (a new key) a push LINE took despite an error would arrive twice.
         """
         by_message: dict[tuple[str, str], list[Row]] = {}
         retried: dict[tuple[str, str], list[Row]] = {}
@@ -182,7 +184,8 @@ class OutboxSender:
             sender = self.senders[row.channel]
             if row.batch is not None:
                 retried.setdefault((row.channel, row.batch), []).append(row)
-            elif hasattr(sender, "send_multicast") and row.destination.startswith("U"):
+            elif (hasattr(sender, "send_multicast") and row.destination.startswith("U")
+                  and row.attempts <= 1):
                 signature = json.dumps(row.payload, sort_keys=True, ensure_ascii=False)
                 by_message.setdefault((row.channel, signature), []).append(row)
             else:

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import uvicorn
 
@@ -25,6 +26,7 @@ from bot.telegram import TelegramChannel
 from handlers.dispatch import Clock, system_clock
 from handlers.reminders import Reminders
 from storage.db import Database
+from storage.housekeeping import prune
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,11 @@ class Service:
         """Telegram allows one getUpdates consumer: the only process, or worker 0."""
         return self.telegram is not None and self.telegram.mode == "polling" \
             and self.worker_index in (None, 0)
+
+    def _prune(self, now: datetime) -> dict[str, int]:
+        """What is past its retention goes (the leader runs it every few hours)."""
+        with self.database.transaction() as session:
+            return prune(session=session, now=now)
 
     def health(self) -> dict[str, object]:
         """What /healthz adds about this process."""
@@ -95,7 +102,7 @@ class Service:
         reminders = Reminders(self.database, schedule_config(self.settings))
         self.scheduler = ReminderScheduler(
             reminders, leader_for(self.database), self.clock, on_queued=self.outbox.wake,
-            check_seconds=self.settings.scheduler_check_seconds)
+            check_seconds=self.settings.scheduler_check_seconds, housekeeping=self._prune)
         app = create_app(database=self.database, telegram=self.telegram, line=self.line,
                          on_startup=self._start_channels, on_shutdown=self._stop_channels,
                          health=self.health, links=self.links)

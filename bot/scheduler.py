@@ -15,7 +15,7 @@ import fcntl
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -141,14 +141,21 @@ def leader_for(database: Database) -> Leader:
     return FileLeader(Path(url.database).with_suffix(".scheduler.lock"))
 
 
+#: How often the leader prunes what is past its retention (``storage.housekeeping``).
+HOUSEKEEPING_EVERY = timedelta(hours=6)
+
+
 class ReminderScheduler:
     """Ticks at the reminder time, at start-up and every ``check_seconds``; only the leader's
     ticks queue anything."""
 
     def __init__(self, reminders: Reminders, leader: Leader, clock: Callable[[], datetime],
                  *, on_queued: Callable[[], None] | None = None,
-                 check_seconds: int = 60) -> None:
+                 check_seconds: int = 60,
+                 housekeeping: Callable[[datetime], dict[str, int]] | None = None) -> None:
         self.reminders = reminders
+        self.housekeeping = housekeeping
+        self._housekept: datetime | None = None
         self.leader = leader
         self.clock = clock
         self.on_queued = on_queued
@@ -161,7 +168,14 @@ class ReminderScheduler:
         async with self._lock:
             if not await asyncio.to_thread(self.leader.try_acquire):
                 return None
-            report = await asyncio.to_thread(self.reminders.run_due, self.clock())
+            now = self.clock()
+            report = await asyncio.to_thread(self.reminders.run_due, now)
+            if self.housekeeping is not None and (
+                    self._housekept is None or now - self._housekept >= HOUSEKEEPING_EVERY):
+                self._housekept = now
+                pruned = await asyncio.to_thread(self.housekeeping, now)
+                if any(pruned.values()):
+                    logger.info("housekeeping removed %s", pruned)
             if report.sent:
                 logger.info("queued %s reminder messages", len(report.sent))
                 if self.on_queued is not None:

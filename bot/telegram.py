@@ -165,6 +165,9 @@ class TelegramChannel:
         self.webhook_url = webhook_url
         self.fallback = fallback
         self.webhook_secret = webhook_secret_for(token)
+        # Update ids count per bot and start again after a token change or a week without
+        # updates: the event key carries the bot's id so one bot's ids never shadow another's.
+        self.bot_id = token.split(":", 1)[0]
         self.timeout = request_timeout
         self._failed: set[int] = set()
         self.ready = asyncio.Event()
@@ -314,7 +317,7 @@ class TelegramChannel:
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """The neutral event of ``update``; None for updates sqbot does not act on."""
-        event_id = f"u{update.update_id}"
+        event_id = f"{self.bot_id}:u{update.update_id}"
         query = update.callback_query
         if query is not None:
             if query.message is None or query.data is None:

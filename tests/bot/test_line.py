@@ -347,6 +347,29 @@ async def test_a_multicast_that_arrived_despite_a_500_is_not_sent_again(fake, de
     assert all(r.status == "sent" for r in desk.outbox_rows())
 
 
+async def test_a_push_that_arrived_despite_a_500_is_not_multicast_again(fake, desk, line):
+    """A single push LINE took but answered 500; then the same message is queued for someone
+    else. The retry repeats that push with its retry key instead of joining a new multicast
+    (whose new retry key LINE would deliver again)."""
+    text = "【提醒】115年第4季自評截止前 1 日"
+    users = [hook.user_id(f"single{n}") for n in range(2)]
+
+    def queue(n: int) -> None:
+        with desk.database.transaction() as session:
+            enqueue(session=session, destination=("line", users[n]),
+                    payload=Outgoing(text).to_payload(), key=f"last-{n}", now=desk.clock.now)
+
+    queue(0)
+    fake.fail_next("/message/push", status=500, deliver=True)
+    await desk.outbox.drain_once()
+    queue(1)
+    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    while await desk.outbox.drain_once():
+        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    assert [fake.texts_to(user).count(text) for user in users] == [1, 1]
+    assert all(r.status == "sent" for r in desk.outbox_rows())
+
+
 async def test_quota_warning_when_reminders_would_exceed_it(fake, desk, line):
     await onboard(fake, line, desk, user=hook.user_id("chen"), name="陳秘書二")
     with desk.database.transaction() as session:

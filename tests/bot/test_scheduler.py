@@ -40,7 +40,12 @@ def test_two_processes_run_one_scheduler_and_the_survivor_takes_over(database):
     # The leader's connection dies (its process was killed, the network dropped …).
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first.backend_pid,))
-    assert second.try_acquire()  # the survivor takes over
+    # pg_terminate_backend only signals the backend; its locks go when it has exited, so
+    # the survivor takes over at one of its next ticks, as the scheduler's loop would.
+    deadline = time.monotonic() + 10
+    while not second.try_acquire():
+        assert time.monotonic() < deadline, "the survivor never took over"
+        time.sleep(0.05)
     assert not first.try_acquire()  # and the old leader knows it no longer leads
     second.release()
     assert first.try_acquire()
@@ -104,3 +109,32 @@ async def test_tick_only_while_leading_and_the_start_up_tick(desk):
     with desk.database.transaction() as session:
         sent = session.exec(select(ReminderLog).where(ReminderLog.kind == "opening")).all()
     assert [(r.period, r.recipient) for r in sent] == [("115Q1", f"member:{member.id}")]
+
+
+async def test_the_leader_prunes_every_few_hours_and_a_follower_never(desk):
+    from datetime import timedelta
+
+    reminders = Reminders(desk.database, ScheduleConfig())
+    now = [datetime(2026, 12, 2, 1, 0, tzinfo=UTC)]
+    calls: list[datetime] = []
+
+    def housekeeping(at: datetime) -> dict[str, int]:
+        calls.append(at)
+        return {"processed_events": 0}
+
+    follower = ReminderScheduler(reminders, NeverLeads(), lambda: now[0],
+                                 housekeeping=housekeeping)
+    await follower.tick()
+    assert calls == []
+    leader = ReminderScheduler(reminders, leader_for(desk.database), lambda: now[0],
+                               housekeeping=housekeeping)
+    try:
+        await leader.tick()
+        now[0] += timedelta(hours=1)
+        await leader.tick()  # within the six hours: not again
+        now[0] += timedelta(hours=6)
+        await leader.tick()
+    finally:
+        leader.shutdown()
+    assert calls == [datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+                     datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]

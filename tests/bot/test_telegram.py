@@ -550,3 +550,23 @@ async def test_authenticated_but_malformed_updates_are_rejected_once(desk, webho
         assert not [r for r in caplog.records if r.exc_info], body[:60]
         assert len([r for r in caplog.records if "rejected" in r.getMessage()]) == 1, \
             [r.getMessage() for r in caplog.records]
+
+
+async def test_two_bots_updates_with_the_same_id_are_both_handled(desk):
+    """Issue #15, finding 4: update ids count per bot (and start again after a token
+    change); keyed without the bot, a new bot's update 10 was dropped as a redelivery of the
+    old bot's."""
+    from telegram import Update
+
+    old = TelegramChannel.from_dispatcher(desk.dispatcher, token="111111:" + "A" * 35,
+                                          max_evidence_bytes=1024)
+    new = TelegramChannel.from_dispatcher(desk.dispatcher, token="222222:" + "B" * 35,
+                                          max_evidence_bytes=1024)
+    replies = []
+    for channel in (old, new, new):
+        incoming = await channel.to_incoming(Update.de_json(update_json(10, USER, "你好"),
+                                                            channel.application.bot))
+        assert incoming is not None
+        replies.append(await asyncio.to_thread(desk.dispatcher.dispatch, incoming))
+    assert replies[0] and replies[1]  # both bots' update 10 answered
+    assert replies[2] == []  # the same bot's redelivery is still dropped

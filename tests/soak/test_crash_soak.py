@@ -163,8 +163,9 @@ class Platforms:
         body = json.dumps(update, ensure_ascii=False).encode()
         headers = {"content-type": "application/json",
                    "x-telegram-bot-api-secret-token": webhook_secret_for(TOKEN)}
+        bot_id = TOKEN.split(":", 1)[0]  # Telegram's event keys are scoped by the bot
         return self._deliver(f"{self.server.url}/telegram/webhook", body, headers,
-                             f"u{update_id}")
+                             f"{bot_id}:u{update_id}")
 
     def _deliver(self, url: str, body: bytes, headers: dict[str, str], event_id: str) -> bool:
         deadline = time.monotonic() + 180
