@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from handlers.messages import Outgoing
+
+#: Told, after each part of a message went out, how many parts have been delivered so far.
+Progress = Callable[[int], Awaitable[None]]
 
 
 class DeliveryError(Exception):
@@ -38,5 +42,10 @@ class ChannelSender(Protocol):
 
     channel: str
 
-    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
-        """Deliver ``message`` to ``destination``; ``key`` is the row's idempotency key."""
+    async def send(self, destination: str, message: Outgoing, *, key: str, skip: int = 0,
+                   progress: Progress | None = None) -> None:
+        """Deliver ``message`` to ``destination``; ``key`` is the row's idempotency key.
+
+        A message may go out in several parts (a long text split, then its files). The
+        first ``skip`` parts were delivered before and are not sent again; ``progress`` is
+        awaited after each part with the number delivered, so a retry can skip them."""

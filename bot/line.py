@@ -51,7 +51,7 @@ from linebot.v3.webhooks import (
     VideoMessageContent,
 )
 
-from bot.delivery import DeliveryError, RetryLater, Unreachable
+from bot.delivery import DeliveryError, Progress, RetryLater, Unreachable
 from bot.files import FileLinks, mime_type
 from bot.textsplit import split_text, utf16_units
 from handlers.dispatch import Dispatcher
@@ -77,7 +77,8 @@ REQUEST_TIMEOUT = 10.0
 #: What the SDK's aiohttp transport raises when LINE cannot be reached or does not answer.
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
-Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
+#: Queues replies that failed: (channel, chat id, replies, parts of the first one delivered).
+Fallback = Callable[[str, str, Sequence[Outgoing], int], Awaitable[None]]
 
 
 class MalformedBody(ValueError):
@@ -336,15 +337,21 @@ class LineChannel:
                 logger.warning("LINE push of a reply failed (%s); queued in the outbox", exc)
                 if self.fallback is not None:
                     pending = [Outgoing(text=_message_text(m)) for m in remaining[start:]]
-                    await self.fallback(CHANNEL, chat_id, pending)
+                    await self.fallback(CHANNEL, chat_id, pending, 0)
                 return
 
-    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
-        """Push one outbox message (with a stable retry key per request)."""
+    async def send(self, destination: str, message: Outgoing, *, key: str, skip: int = 0,
+                   progress: Progress | None = None) -> None:
+        """Push one outbox message: a request of up to five messages is a part, each with a
+        stable retry key (so even a part sent again arrives once)."""
         messages = render(message, self.links)
-        for start in range(0, len(messages), MESSAGES_PER_REQUEST):
+        for part, start in enumerate(range(0, len(messages), MESSAGES_PER_REQUEST)):
+            if part < skip:
+                continue
             await self._push(destination, messages[start:start + MESSAGES_PER_REQUEST],
                              retry_key(f"{key}:{start}"))
+            if progress is not None:
+                await progress(part + 1)
 
     async def send_multicast(self, destinations: Sequence[str], message: Outgoing, *,
                              key: str) -> None:

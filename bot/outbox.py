@@ -26,6 +26,7 @@ from storage.delivery import (
     assign_batch,
     claim_due,
     mark_failed,
+    mark_progress,
     mark_retry,
     mark_sent,
     mark_unreachable,
@@ -50,6 +51,7 @@ class Row(NamedTuple):
     key: str
     attempts: int
     batch: str | None
+    parts_sent: int
 
 
 
@@ -140,8 +142,7 @@ class OutboxSender:
             for batch in groups:
                 await self._deliver_multicast(batch)
             for row in singles:
-                await self._deliver(row.id, row.channel, row.destination, row.payload, row.key,
-                                    row.attempts)
+                await self._deliver(row)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,8 +203,12 @@ class OutboxSender:
     async def _deliver_multicast(self, batch: list[Row]) -> None:
         channel = batch[0].channel
         sender = self.senders[channel]
-        key = hashlib.sha256("|".join(sorted(r.key for r in batch)).encode()).hexdigest()
-        if batch[0].batch is None:  # first try: remember the batch before the request goes
+        if batch[0].batch is not None:
+            # A retry keeps the batch's retry key even if some of its rows were marked sent
+            # before a crash: LINE took that request, and must not deliver it again.
+            key = batch[0].batch
+        else:  # first try: remember the batch before the request goes
+            key = hashlib.sha256("|".join(sorted(r.key for r in batch)).encode()).hexdigest()
             await asyncio.to_thread(self._assign_batch, [r.id for r in batch], key)
         try:
             await sender.send_multicast(  # type: ignore[attr-defined]
@@ -216,8 +221,7 @@ class OutboxSender:
                                     max(r.attempts for r in batch), str(exc),
                                     getattr(exc, "after", None))
             return
-        for row in batch:
-            await asyncio.to_thread(self._sent, row.id)
+        await asyncio.to_thread(self._sent, [row.id for row in batch])
 
     def _assign_batch(self, row_ids: list[int], key: str) -> None:
         with self.database.transaction() as session:
@@ -228,14 +232,19 @@ class OutboxSender:
             claimed = claim_due(session=session, channels=self.senders, now=now, limit=limit,
                                 lease=self.lease)
             return [Row(r.id or 0, r.channel, r.destination, r.payload, r.idempotency_key,
-                        r.attempts, r.batch_key) for r in claimed]
+                        r.attempts, r.batch_key, r.parts_sent) for r in claimed]
 
-    async def _deliver(self, row_id: int, channel: str, destination: str,
-                       payload: dict[str, Any],
-                       key: str, attempts: int) -> None:
+    async def _deliver(self, row: Row) -> None:
+        row_id, channel, destination, attempts = row.id, row.channel, row.destination, \
+            row.attempts
         sender = self.senders[channel]
+
+        async def progress(parts: int) -> None:  # a retry sends only what did not arrive
+            await asyncio.to_thread(self._progress, row_id, parts)
+
         try:
-            await sender.send(destination, Outgoing.from_payload(payload), key=key)
+            await sender.send(destination, Outgoing.from_payload(row.payload), key=row.key,
+                              skip=row.parts_sent, progress=progress)
         except Unreachable as exc:
             logger.warning("outbox row %s: recipient unreachable (%s)", row_id, exc)
             await asyncio.to_thread(self._unreachable, row_id, channel, destination, str(exc))
@@ -253,9 +262,15 @@ class OutboxSender:
         else:
             await asyncio.to_thread(self._sent, row_id)
 
-    def _sent(self, row_id: int) -> None:
+    def _progress(self, row_id: int, parts: int) -> None:
         with self.database.transaction() as session:
-            mark_sent(session=session, row_id=row_id, now=self.clock())
+            mark_progress(session=session, row_id=row_id, parts_sent=parts)
+
+    def _sent(self, row_ids: int | list[int]) -> None:
+        """Delivered; a multicast's rows all in one transaction."""
+        with self.database.transaction() as session:
+            for row_id in [row_ids] if isinstance(row_ids, int) else row_ids:
+                mark_sent(session=session, row_id=row_id, now=self.clock())
 
     def _retry(self, row_ids: int | list[int], attempts: int, error: str,
                after: float | None) -> None:
@@ -314,7 +329,8 @@ class OutboxSender:
 def fallback_to_outbox(database: Database, clock: Callable[[], datetime],
                        sender: OutboxSender | None = None):  # type: ignore[no-untyped-def]
     """A reply fallback for channels: replies that failed right after the commit are queued."""
-    async def queue(channel: str, destination: str, replies: Sequence[Outgoing]) -> None:
+    async def queue(channel: str, destination: str, replies: Sequence[Outgoing],
+                    delivered: int = 0) -> None:
         def write() -> None:
             now = clock()
             with database.transaction() as session:
@@ -323,7 +339,8 @@ def fallback_to_outbox(database: Database, clock: Callable[[], datetime],
                         f"reply:{channel}:{destination}:{now.isoformat()}:{index}".encode()
                     ).hexdigest()
                     enqueue(session=session, destination=(channel, destination),
-                            payload=reply.to_payload(), key=key, now=now)
+                            payload=reply.to_payload(), key=key, now=now,
+                            parts_sent=delivered if index == 0 else 0)
 
         await asyncio.to_thread(write)
         if sender is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import html
 import logging
@@ -29,7 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.delivery import DeliveryError, RetryLater, Unreachable
+from bot.delivery import DeliveryError, Progress, RetryLater, Unreachable
 from bot.textsplit import split_text
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
@@ -63,7 +64,8 @@ REQUEST_TIMEOUT = 5.0
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
 #: Called with replies that could not be sent right after the commit, so they are kept
 #: (the app wires it to the outbox) instead of being lost.
-Fallback = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
+#: Queues replies that failed: (channel, chat id, replies, parts of the first one delivered).
+Fallback = Callable[[str, str, Sequence[Outgoing], int], Awaitable[None]]
 
 
 def webhook_secret_for(token: str) -> str:
@@ -417,34 +419,52 @@ class TelegramChannel:
     # --- sending -----------------------------------------------------------------------------
 
     async def _reply(self, chat_id: str, replies: Sequence[Outgoing]) -> None:
-        """Send the replies; what fails now goes to the fallback (the outbox) to retry."""
+        """Send the replies; what fails now goes to the fallback (the outbox) to retry —
+        from the part that failed, so what arrived is not sent again."""
         for index, outgoing in enumerate(replies):
+            delivered = 0
+
+            async def count(parts: int) -> None:
+                nonlocal delivered
+                delivered = parts
+
             try:
-                await self.send(chat_id, outgoing, key="")
+                await self.send(chat_id, outgoing, key="", progress=count)
             except (DeliveryError, TelegramError) as exc:
                 logger.warning("reply to a %s chat failed (%s); queued for retry", CHANNEL, exc)
                 if self.fallback is None:
                     raise
-                await self.fallback(CHANNEL, chat_id, replies[index:])
+                await self.fallback(CHANNEL, chat_id, replies[index:], delivered)
                 return
 
-    async def send(self, destination: str, message: Outgoing, *, key: str) -> None:
-        """Render ``message`` for Telegram and send it (split at 4,096 characters)."""
+    async def send(self, destination: str, message: Outgoing, *, key: str, skip: int = 0,
+                   progress: Progress | None = None) -> None:
+        """Render ``message`` for Telegram and send it: its text (split at 4,096 characters),
+        then its document and its picture, each a part of its own (see ChannelSender)."""
         bot = self.application.bot
+        texts = split_text(message.text, TEXT_LIMIT)
+        calls: list[Callable[[], Awaitable[object]]] = []
+        for index, text in enumerate(texts):
+            last = index == len(texts) - 1
+            calls.append(functools.partial(
+                bot.send_message, destination, html.escape(text, quote=False),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(message.choices) if last else None,
+                connect_timeout=self.timeout, read_timeout=self.timeout,
+                write_timeout=self.timeout))
+        for doc, upload in ((message.document, bot.send_document),
+                            (message.picture, bot.send_photo)):
+            if doc is not None:  # uploads keep python-telegram-bot's longer write timeout
+                calls.append(functools.partial(
+                    upload, destination, InputFile(doc.content, filename=doc.filename),
+                    connect_timeout=self.timeout, read_timeout=self.timeout))
         try:
-            parts = split_text(message.text, TEXT_LIMIT)
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                await bot.send_message(destination, html.escape(part, quote=False),
-                                       parse_mode=ParseMode.HTML,
-                                       reply_markup=keyboard(message.choices) if last else None,
-                                       connect_timeout=self.timeout, read_timeout=self.timeout,
-                                       write_timeout=self.timeout)
-            for doc, send in ((message.document, bot.send_document),
-                              (message.picture, bot.send_photo)):
-                if doc is not None:  # uploads keep python-telegram-bot's longer write timeout
-                    await send(destination, InputFile(doc.content, filename=doc.filename),
-                               connect_timeout=self.timeout, read_timeout=self.timeout)
+            for index, call in enumerate(calls):
+                if index < skip:
+                    continue
+                await call()
+                if progress is not None:
+                    await progress(index + 1)
         except RetryAfter as exc:
             raise RetryLater(f"Telegram asked to wait: {exc}", _seconds(exc.retry_after)) \
                 from exc

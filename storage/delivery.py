@@ -79,6 +79,14 @@ def mark_sent(*, session: Session, row_id: int, now: datetime) -> None:
         session.add(row)
 
 
+def mark_progress(*, session: Session, row_id: int, parts_sent: int) -> None:
+    """The first ``parts_sent`` parts of the row's message were delivered."""
+    row = session.get(OutboxMessage, row_id)
+    if row is not None and row.parts_sent < parts_sent:
+        row.parts_sent = parts_sent
+        session.add(row)
+
+
 def mark_retry(*, session: Session, row_id: int, when: datetime, error: str) -> None:
     """Try the row again at ``when``."""
     row = session.get(OutboxMessage, row_id)

@@ -370,6 +370,8 @@ class OutboxMessage(SQLModel, table=True):
                                   description="the multicast this row went out in, once tried")
     status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)
     attempts: int = 0
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                            description="parts of the message delivered; a retry sends the rest")
     next_attempt_at: datetime = _ts(index=True)
     last_error: str | None = None
     created_at: datetime = _ts()

@@ -20,13 +20,17 @@ Destination = tuple[str, str]  # (channel, chat or user id)
 
 
 def enqueue(*, session: Session, destination: Destination, payload: dict[str, Any], key: str,
-            now: datetime, agency_id: int | None = None) -> bool:
-    """Queue ``payload`` for ``destination``; False if ``key`` was queued before."""
+            now: datetime, agency_id: int | None = None, parts_sent: int = 0) -> bool:
+    """Queue ``payload`` for ``destination``; False if ``key`` was queued before.
+
+    ``parts_sent``: how many of the message's parts already went out (a reply whose text
+    was delivered and whose file failed), so the outbox sends only the rest."""
     channel, chat_id = destination
     inserted = insert_ignoring(
         session, OutboxMessage,
         {"agency_id": agency_id, "channel": channel, "destination": chat_id, "payload": payload,
          "idempotency_key": key[:64], "status": "pending", "attempts": 0,
+         "parts_sent": parts_sent,
          "next_attempt_at": now, "created_at": now},
         conflict=("idempotency_key",), returning="id")
     return inserted is not None

@@ -347,6 +347,29 @@ async def test_a_multicast_that_arrived_despite_a_500_is_not_sent_again(fake, de
     assert all(r.status == "sent" for r in desk.outbox_rows())
 
 
+async def test_the_rest_of_a_multicast_cut_by_a_crash_keeps_its_retry_key(fake, desk, line):
+    """LINE took a multicast; the process died after marking one of its rows sent. The rows
+    left are retried under the batch's own retry key, so LINE does not deliver again."""
+    from storage.delivery import mark_sent
+
+    text = "【自評開始】115年第4季服務品質自行考核開始了"
+    users = [hook.user_id(f"cut{n}") for n in range(3)]
+    with desk.database.transaction() as session:
+        for n, user in enumerate(users):
+            enqueue(session=session, destination=("line", user),
+                    payload=Outgoing(text).to_payload(), key=f"open-cut-{n}",
+                    now=desk.clock.now)
+    fake.fail_next("/message/multicast", status=500, deliver=True)
+    await desk.outbox.drain_once()
+    with desk.database.transaction() as session:  # as far as the dead process got
+        mark_sent(session=session, row_id=desk.outbox_rows()[0].id, now=desk.clock.now)
+    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    while await desk.outbox.drain_once():
+        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    assert [fake.texts_to(user).count(text) for user in users] == [1, 1, 1]
+    assert all(r.status == "sent" for r in desk.outbox_rows())
+
+
 async def test_a_push_that_arrived_despite_a_500_is_not_multicast_again(fake, desk, line):
     """A single push LINE took but answered 500; then the same message is queued for someone
     else. The retry repeats that push with its retry key instead of joining a new multicast

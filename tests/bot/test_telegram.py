@@ -323,6 +323,56 @@ async def test_failed_reply_after_commit_is_kept_in_the_outbox(fake, desk, teleg
     await said(fake, USER, "使用說明")
 
 
+def _table_reply() -> Outgoing:
+    """A reply of a text plus files, like 總表 in the secretariat's group."""
+    import io
+
+    from PIL import Image
+
+    from handlers.messages import Document
+
+    chart = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(chart, format="PNG")
+    return Outgoing("【115年第4季考核總表】附件為總表與圖表",
+                    document=Document("115Q4.ods", b"PK-table", "application/vnd.oasis"),
+                    picture=Document("115Q4.png", chart.getvalue(), "image/png"))
+
+
+async def test_an_outbox_retry_sends_only_the_parts_not_delivered(fake, desk, telegram):
+    """sendDocument fails three times: the text went on the first try and is never sent
+    again; the document and the picture each arrive once (issue #15, finding 3)."""
+    await onboard(fake, desk)
+    with desk.database.transaction() as session:
+        enqueue(session=session, destination=("telegram", str(USER)),
+                payload=_table_reply().to_payload(), key="table-1", now=desk.clock.now)
+    fake.fail_next("sendDocument", kind="500", times=3)
+    for _ in range(6):
+        await desk.outbox.drain_once()
+        desk.clock.set(desk.clock.now + timedelta(minutes=5))
+    assert fake.sent_texts(USER).count("【115年第4季考核總表】附件為總表與圖表") == 1
+    assert len([c for c in fake.calls_to("sendDocument")
+                if str(c.params.get("chat_id")) == str(USER)]) == 1
+    assert len([c for c in fake.calls_to("sendPhoto")
+                if str(c.params.get("chat_id")) == str(USER)]) == 1
+    row = next(r for r in desk.outbox_rows() if r.idempotency_key == "table-1")
+    assert row.status == "sent" and row.attempts == 4
+
+
+async def test_a_reply_whose_file_failed_queues_only_the_rest(fake, desk, telegram):
+    """The reply's text went right after the commit and its document failed: the outbox
+    keeps the rest, and its retry does not send the text again."""
+    await onboard(fake, desk)
+    fake.fail_next("sendDocument", kind="500", times=1)
+    await telegram._reply(str(USER), [_table_reply(), Outgoing("下一則")])
+    pending = [r for r in desk.outbox_rows() if r.status == "pending"]
+    assert len(pending) == 2 and pending[0].parts_sent == 1
+    await desk.outbox.drain_once()
+    assert fake.sent_texts(USER).count("【115年第4季考核總表】附件為總表與圖表") == 1
+    assert fake.sent_texts(USER).count("下一則") == 1
+    assert len([c for c in fake.calls_to("sendDocument")
+                if str(c.params.get("chat_id")) == str(USER)]) == 1
+
+
 async def test_polling_refetches_an_update_that_was_not_committed(fake, desk, telegram):
     """While the database cannot commit, the offset is not confirmed: the same update comes
     back from getUpdates and is processed once the database is free."""

@@ -37,7 +37,7 @@ from PIL import Image
 from sqlmodel import col, select
 
 from bot.telegram import webhook_secret_for
-from handlers.messages import Outgoing
+from handlers.messages import Document, Outgoing
 from rubric import load_year
 from rubric.periods import TAIPEI
 from storage.db import Database
@@ -68,6 +68,7 @@ STAFF = int(os.environ.get("SQBOT_SOAK_STAFF", "20"))
 SECTIONS = ("規劃課", "工務課", "管理課", "資產課")
 RUBRIC = load_year(105)
 NOTICES = 120
+TABLES = 12  # replies of a text plus files (總表 in the group), to Telegram
 
 
 class Server:
@@ -263,6 +264,20 @@ def run_soak(server: Server, line: FakeLine, telegram: FakeTelegram, people: lis
             enqueue(session=session, destination=(person.channel, to),
                     payload=Outgoing(text).to_payload(), now=now,
                     key=hashlib.sha256(text.encode()).hexdigest())
+        # Messages in several parts: a retry must send only the part that did not arrive.
+        tables: dict[str, tuple[str, str]] = {}
+        telegram_people = [p for p in [*people, *secretaries] if p.channel == "telegram"]
+        for n in range(TABLES):
+            person = telegram_people[n % len(telegram_people)]
+            text = f"【總表】測試第 {n} 則"
+            tables[text] = (str(person.telegram_id), f"總表{n}.ods")
+            enqueue(session=session, destination=("telegram", str(person.telegram_id)),
+                    payload=Outgoing(text, document=Document(f"總表{n}.ods", b"PK" + bytes(n),
+                                                             "application/octet-stream"),
+                                     picture=Document(f"圖表{n}.png", picture(5000 + n),
+                                                      "image/png")).to_payload(),
+                    now=now, key=hashlib.sha256(text.encode()).hexdigest())
+    telegram.fail_next("sendDocument", kind="500", times=3)
 
     stop = threading.Event()
     pictures = iter(range(1, 10**6))
@@ -368,14 +383,27 @@ def run_soak(server: Server, line: FakeLine, telegram: FakeTelegram, people: lis
     for (channel, to), text in notices.items():
         counts = line_counts if channel == "line" else telegram_counts
         assert counts[(to, text)] >= 1, (channel, text)
+    documents = collections.Counter(
+        (str(call.params.get("chat_id")), name) for call in telegram.calls_to("sendDocument")
+        for name in call.filenames.values())
+    pictures_sent = collections.Counter(
+        (str(call.params.get("chat_id")), name) for call in telegram.calls_to("sendPhoto")
+        for name in call.filenames.values())
+    for text, (to, name) in tables.items():
+        assert telegram_counts[(to, text)] >= 1, text
+        assert documents[(to, name)] >= 1, name
+        assert pictures_sent[(to, name.replace("總表", "圖表").replace(".ods", ".png"))] >= 1
+    # A part in flight at a kill may go twice; a failed file never repeats the text before.
+    file_doubles = sum(n - 1 for n in [*documents.values(), *pictures_sent.values()] if n > 1)
     # Replies may repeat a text (the same question asked again); notices and reminders,
     # which all start with 【…】, never do.
     line_doubles = sum(n - 1 for (to, text), n in line_counts.items()
                        if n > 1 and text.startswith("【"))
     telegram_doubles = sum(n - 1 for (to, text), n in telegram_counts.items()
                            if n > 1 and text and text.startswith("【"))
-    assert line_doubles == 0
-    assert telegram_doubles <= ROUNDS
+    assert line_doubles == 0, [(text, n) for (to, text), n in line_counts.items()
+                               if n > 1 and text.startswith("【")]
+    assert telegram_doubles + file_doubles <= ROUNDS
     countdown = "【年度報告倒數】"
     assert sum(1 for (to, text) in line_counts.elements()
                if to == secretaries[0].line_id and countdown in text) == 1
@@ -391,4 +419,5 @@ def run_soak(server: Server, line: FakeLine, telegram: FakeTelegram, people: lis
             f"redeliveries={platforms.redelivered} scores={scores} "
             f"pictures={sum(len(p.pictures) for p in people)} "
             f"lost=0 doubled=0 line_messages_doubled={line_doubles} "
-            f"telegram_messages_doubled={telegram_doubles}")
+            f"telegram_messages_doubled={telegram_doubles} "
+            f"replies_with_files={TABLES} telegram_files_doubled={file_doubles}")
