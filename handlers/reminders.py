@@ -176,15 +176,21 @@ class Reminders:
         assert window is not None
         found = []
         for section, members in _sections_and_members(session, agency):
+            # Sent late (the bot was down on the opening day), it still goes only where
+            # there is work: not to a section that has submitted or been verified.
+            if not _still_open(session, section, window.period):
+                continue
             answered, total = _progress(session, section, window.period)
+            progress = (f"{section.name}已全部作答，尚未送出，請檢視後送出。"
+                        if total and answered == total
+                        else f"{section.name}目前已作答 {answered}/{total} 題。")
             for member in members:
                 assert member.id is not None
                 destinations = member_destinations(session=session, member_id=member.id)
                 if not destinations:
                     continue
                 text = (f"【自評開始】{window.period.label}服務品質自行考核開始了，"
-                        f"請於{format_roc_date(window.due)}前完成並送出。\n"
-                        f"{section.name}目前已作答 {answered}/{total} 題。")
+                        f"請於{format_roc_date(window.due)}前完成並送出。\n{progress}")
                 found.append((f"member:{member.id}", destinations,
                                Outgoing(text, (FILL_BUTTON,))))
         return found

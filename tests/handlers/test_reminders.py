@@ -140,6 +140,43 @@ def test_a_bot_down_across_a_nudge_sends_it_once_at_start_up(office, people):
     assert reminders.run_due(at_nine(date(2026, 4, 11)) + timedelta(hours=1)).sent == []
 
 
+def test_a_catch_up_goes_only_where_it_still_matters(office, people):
+    """The first start-up on 4/11, in the middle of 115Q1's window, with sections in every
+    state: the opening and the nudge reach only the sections that still have work, and a
+    section that answered everything is asked to submit, not told it has answered 25/25."""
+    chats, ids = people
+    for name, section in (("管理同仁", "管理課"), ("資產同仁", "資產課")):
+        office.add_member(name, section)
+        chats[name] = office.chat(name)
+        ids[name] = office.member(name).id
+    office.clock.set(at_nine(date(2026, 4, 7)))
+    answer_all(chats["王小明"])  # 規劃課: submitted and verified
+    chats["王小明"].press("送出")
+    chats["王小明"].press("確認送出")
+    secretary = chats["陳秘書"]
+    secretary.say("審定 規劃課")
+    secretary.press("完成審定")
+    secretary.say("流程公開完整")
+    assert "總分" in secretary.text
+    answer_all(chats["工務同仁"])  # 工務課: submitted
+    chats["工務同仁"].press("送出")
+    chats["工務同仁"].press("確認送出")
+    answer_all(chats["管理同仁"])  # 管理課: all answered, not submitted; 資產課: nothing
+    report = Reminders(office.database, CONFIG).run_due(
+        at_nine(date(2026, 4, 11)) + timedelta(minutes=30))
+    sent: dict[str, set[str]] = {}
+    for line in report.sent:
+        key, recipient = line.split(" → ")
+        sent.setdefault(key, set()).add(recipient)
+    still_open = {f"member:{ids[n]}" for n in ("管理同仁", "資產同仁", "陳秘書")}
+    assert sent["opening:115Q1"] == still_open
+    assert sent["nudge-3:115Q1"] == still_open | {"secretariat:1"}
+    texts = {m.destination: m.payload["text"] for m in office.outbox()
+             if m.payload["text"].startswith("【自評開始】")}
+    assert "管理課已全部作答，尚未送出" in texts[f"console-{ids['管理同仁']}"]
+    assert "資產課目前已作答 0/25 題" in texts[f"console-{ids['資產同仁']}"]
+
+
 def test_a_holiday_moves_the_reminder(office, people):
     calendar = WorkCalendar(extra_closed=[date(2026, 4, 1)])
     reminders = Reminders(office.database, CONFIG, calendar)
