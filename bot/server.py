@@ -75,6 +75,9 @@ def create_app(*, database: Database, telegram: TelegramChannel | None = None,
             logger.warning("health check: database unavailable: %s", exc.__class__.__name__)
             report["database"] = "unavailable"
         report["telegram"] = telegram.mode if telegram else "off"
+        if telegram is not None and telegram.privacy_mode is not None:
+            # On: typed words in groups never arrive; the group is given /commands@bot.
+            report["telegram_privacy_mode"] = telegram.privacy_mode
         report["line"] = "webhook" if line is not None else "off"
         if health is not None:
             report.update(health())

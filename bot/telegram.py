@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import html
@@ -63,8 +64,8 @@ INLINE_RETRY_AFTER = 5.0
 REQUEST_TIMEOUT = 5.0
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
 #: Called with replies that could not be sent right after the commit, so they are kept
-#: (the app wires it to the outbox) instead of being lost.
-#: Queues replies that failed: (channel, chat id, replies, parts of the first one delivered).
+#: (the app wires it to the outbox) instead of being lost: (channel, chat id, replies, parts
+#: of the first reply already delivered).
 Fallback = Callable[[str, str, Sequence[Outgoing], int], Awaitable[None]]
 
 
@@ -171,6 +172,10 @@ class TelegramChannel:
         # updates: the event key carries the bot's id so one bot's ids never shadow another's.
         self.bot_id = token.split(":", 1)[0]
         self.timeout = request_timeout
+        #: BotFather's privacy mode (from getMe at start-up): in groups only commands, button
+        #: presses and replies to the bot arrive, never a typed 進度 or 審定 工務課.
+        self.privacy_mode: bool | None = None
+        self.username: str | None = None
         self._failed: set[int] = set()
         self.ready = asyncio.Event()
         """Set once the Bot API answered at start-up (getMe and the webhook call)."""
@@ -196,6 +201,13 @@ class TelegramChannel:
         """Initialise the bot; set or delete the webhook; register commands in the background."""
         await self.application.initialize()
         bot = self.application.bot
+        me = bot.bot  # getMe, called by initialize()
+        self.username = me.username
+        self.privacy_mode = not me.can_read_all_group_messages
+        if self.privacy_mode:
+            logger.info("Telegram privacy mode is on: in groups the bot reads only commands; "
+                        "the secretariat's group is told to type /progress@%s and the like",
+                        me.username)
         if self.webhook_url:
             await bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
                                   allowed_updates=ALLOWED_UPDATES)
@@ -319,6 +331,12 @@ class TelegramChannel:
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """The neutral event of ``update``; None for updates sqbot does not act on."""
+        incoming = await self._to_incoming(update)
+        if incoming is not None and incoming.chat_kind == ChatKind.GROUP and self.privacy_mode:
+            incoming = dataclasses.replace(incoming, command_suffix=f"@{self.username}")
+        return incoming
+
+    async def _to_incoming(self, update: Update) -> Incoming | None:
         event_id = f"{self.bot_id}:u{update.update_id}"
         query = update.callback_query
         if query is not None:

@@ -1153,6 +1153,9 @@ def show_menu_hint(turn: Turn, *, prefix: str | None = None) -> None:
 def show_help(turn: Turn) -> None:
     """說明."""
     turn.state.to_menu()
+    if turn.incoming.chat_kind == ChatKind.GROUP:  # the secretariat's group: the desk's help
+        turn.say(texts.desk_help(turn.incoming.command_suffix), main_menu_choices(turn))
+        return
     turn.say(texts.help_text(turn.is_secretariat), main_menu_choices(turn))
 
 

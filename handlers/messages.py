@@ -55,6 +55,9 @@ class Incoming:
     attachment: Attachment | None = None
     display_name: str | None = None
     lifecycle: str | None = None  # follow | unfollow | join | leave (the bot was added/removed)
+    #: Set in a group where typed words do not reach the bot (Telegram's privacy mode): what
+    #: a command must carry there, e.g. ``@sqbot_bot`` for ``/progress@sqbot_bot``.
+    command_suffix: str | None = None
 
 
 @dataclass(frozen=True)

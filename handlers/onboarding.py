@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from handlers import texts
-from handlers.assessment import main_menu_choices
+from handlers.assessment import desk_menu_choices, main_menu_choices
 from handlers.commands import parse_command
 from handlers.messages import Outgoing
 from handlers.turn import Turn
@@ -154,7 +154,10 @@ def handle_group(turn: Turn) -> None:
     release_held(session=turn.session, agency_id=invitation.agency_id, now=turn.now)
     agency = turn.session.get(Agency, invitation.agency_id)
     logger.info("group chat bound as secretariat of agency %s", invitation.agency_id)
-    turn.say(texts.GROUP_BOUND.format(agency=agency.name if agency else ""))
+    bound = texts.GROUP_BOUND.format(agency=agency.name if agency else "")
+    suffix = turn.incoming.command_suffix
+    turn.say(f"{bound}\n{texts.commands_only_hint(suffix)}" if suffix else bound,
+             desk_menu_choices(turn))
 
 
 def handle_lifecycle(turn: Turn) -> None:
@@ -175,7 +178,7 @@ def handle_lifecycle(turn: Turn) -> None:
     elif kind == "join":
         if binding_for_chat(session=turn.session, channel=incoming.channel,
                             chat_id=incoming.chat_id) is None:
-            turn.say(texts.GROUP_JOINED)
+            turn.say(texts.group_joined(incoming.command_suffix))
     elif kind == "leave":
         binding = unbind_chat(session=turn.session, channel=incoming.channel,
                               chat_id=incoming.chat_id)

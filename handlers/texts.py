@@ -198,6 +198,55 @@ def help_text(is_secretariat: bool) -> str:
     return "\n".join(lines)
 
 
+#: The desk's words in the secretariat's group: (typed, command, what it does).
+DESK_COMMANDS = (
+    ("進度", "/progress", "", "各課室本季填寫進度與尚未開始的課室"),
+    ("審定 課室名稱", "/verify", " 課室名稱", "逐題審定送出的自評，例如：審定 工務課"),
+    ("總表 [115年第4季]", "/table", " [115年第4季]", "考核結果總表（摘要、圖表、ODS 與 XLSX）"),
+    ("年度 [115]", "/annual", " [115]", "年度成績、排名與三項獎勵"),
+    ("提案清單 [115] [待決定]", "/proposals", " [115] [待決定]", "全局創意提案"),
+    ("電話測試 課室 受測人員 分數", "/phonetest", " 課室 受測人員 分數", "記錄電話禮貌測試"),
+    ("年度報告 [115]", "/report", " [115]", "年度提升服務品質績效總報告（ODT、DOCX）"),
+)
+
+
+def group_joined(command_suffix: str | None) -> str:
+    """The greeting when the bot is added to a group not yet bound."""
+    if command_suffix is None:
+        return GROUP_JOINED
+    return ("大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入"
+            f"「/bind{command_suffix} 邀請碼」（使用秘書室邀請碼）完成綁定；"
+            "綁定後，各課室的自評送出、進度與提案通知會傳到這裡。"
+            "（本群組的 Telegram 隱私模式開啟中，小幫手只收得到指令，請照上面的格式輸入。）")
+
+
+def commands_only_hint(command_suffix: str) -> str:
+    """What a group must type when typed words do not reach the bot."""
+    return ("本群組的 Telegram 隱私模式開啟中，小幫手只收得到指令、按鈕與回覆小幫手的訊息："
+            f"請使用下方按鈕，或輸入 /progress{command_suffix}、"
+            f"/verify{command_suffix} 課室名稱、/table{command_suffix}；"
+            f"按「{HELP}」查看全部指令。")
+
+
+def desk_help(command_suffix: str | None) -> str:
+    """說明 in the secretariat's group: the desk's words (or, under Telegram's privacy mode,
+    the commands that reach the bot there)."""
+    lines = ["【服務品質小幫手 秘書室群組說明】",
+             "各課室的自評送出、進度與提案通知會傳到本群組；秘書室同仁可使用下方按鈕，或輸入：",
+             ""]
+    for typed, command, args, does in DESK_COMMANDS:
+        if command_suffix is None:
+            lines.append(f"　{typed}（{command}{args}）　{does}")
+        else:
+            lines.append(f"　{command}{command_suffix}{args}　{does}")
+    if command_suffix is not None:
+        lines += ["", "本群組的 Telegram 隱私模式開啟中，一般文字傳不到小幫手：審定時請按按鈕；"
+                  "要輸入審定分數或理由，請「回覆」小幫手的那則訊息。",
+                  "（管理者可在 @BotFather 以 /setprivacy 關閉隱私模式，即可直接輸入中文指令。）"]
+    lines += ["", "自評、創意提案與年度案例請在與小幫手的私人對話中填寫。"]
+    return "\n".join(lines)
+
+
 def proposal_citation(proposal: Proposal) -> str:
     """``115-P-0003「河川公地線上預審」（已實施：https://…）`` for evidence and hints."""
     status = PROPOSAL_STATUS_LABELS.get(ProposalStatus(proposal.status), proposal.status)

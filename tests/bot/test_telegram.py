@@ -273,6 +273,59 @@ async def test_group_binding_and_notices_through_the_outbox(fake, desk, telegram
     assert not fake.calls_to("editMessageReplyMarkup")
 
 
+async def test_privacy_mode_the_group_is_told_to_use_commands(desk):
+    """With BotFather's privacy mode on (getMe: can_read_all_group_messages false) typed
+    words in a group never reach the bot: the greeting, the binding and 說明 there give the
+    commands, /healthz says so, and the desk works by command (issue #15, finding 12)."""
+    with FakeTelegram(TOKEN, privacy_mode=True) as fake:
+        channel = TelegramChannel.from_dispatcher(
+            desk.dispatcher, token=TOKEN, max_evidence_bytes=64 * 1024,
+            api_base_url=fake.base_url, fallback=desk.fallback, commands_retry_delay=0.05)
+        desk.outbox.senders = {"telegram": channel}
+        await channel.start()
+        assert channel.privacy_mode is True
+        stop = asyncio.Event()
+        task = asyncio.create_task(channel.poll(stop, timeout=1))
+        try:
+            group = -100999
+            fake.my_chat_member(group, 7001, "member")
+            greeting = await said(fake, group, "大家好")
+            assert "/bind@sqbot_test_bot 邀請碼" in greeting
+            own = desk.invite(role=Role.SECRETARIAT, section="秘書室", name="陳秘書")
+            fake.user_text(7001, own)
+            await said(fake, 7001, "綁定完成")
+            code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
+            assert fake.group_text(group, 7001, f"綁定 {code}") == -1  # never arrives
+            fake.group_text(group, 7001, f"/bind@sqbot_test_bot {code}")
+            bound = await said(fake, group, "本群組已綁定為")
+            assert "/progress@sqbot_test_bot" in bound
+            fake.callback(7001, button(fake, group, "說明"), chat_id=group)
+            help_text = await said(fake, group, "秘書室群組說明")
+            for command in ("/progress@sqbot_test_bot", "/verify@sqbot_test_bot 課室名稱",
+                            "/table@sqbot_test_bot", "/annual@sqbot_test_bot"):
+                assert command in help_text, command
+            assert "填寫自評" not in help_text  # the desk's help, not the staff's
+            fake.group_text(group, 7001, "/progress@sqbot_test_bot")
+            await said(fake, group, "各課室")
+            app = create_app(database=desk.database, telegram=channel)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://sqbot") as client:
+                health = (await client.get("/healthz")).json()
+            assert health["telegram_privacy_mode"] is True
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+            await channel.stop()
+
+
+async def test_without_privacy_mode_the_group_types_words(fake, desk, telegram):
+    assert telegram.privacy_mode is False
+    group = -100998
+    fake.my_chat_member(group, 7001, "member")
+    greeting = await said(fake, group, "大家好")
+    assert "「綁定 邀請碼」" in greeting and "/bind@" not in greeting
+
+
 async def test_429_waits_and_the_message_goes_out_once(fake, desk, telegram):
     await onboard(fake, desk)
     from storage.outbox import enqueue
@@ -524,6 +577,7 @@ async def test_healthz(desk, webhook):
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "telegram": "webhook", "line": "off",
+                               "telegram_privacy_mode": False,
                                "outbox": {"pending": 0, "oldest_seconds": None}}
     with desk.database.transaction() as session:  # two messages waiting for a while
         # A console identity's notice waits for that console chat to open; sqbot run never

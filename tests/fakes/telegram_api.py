@@ -1280,6 +1280,7 @@ class FakeTelegram:
         strict_chats: bool = False,
         clock: Callable[[], float] = time.time,
         spec_path: str | None = None,
+        privacy_mode: bool = False,
     ) -> None:
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", token):
             raise ValueError(f"not a Telegram bot token: {token!r}")
@@ -1287,6 +1288,10 @@ class FakeTelegram:
         # When True, sending to a chat no update ever mentioned fails like Telegram does
         # ("bot can't initiate conversation with a user" / "chat not found").
         self.strict_chats = strict_chats
+        # BotFather's privacy mode: in groups the bot receives only commands and replies to its
+        # own messages (getMe says so with can_read_all_group_messages). Off by default here,
+        # as most tests type the secretariat's words in the group.
+        self.privacy_mode = privacy_mode
         self.clock = clock
         self.spec = load_spec(spec_path)
         self.validator = SpecValidator(self.spec)
@@ -1295,7 +1300,7 @@ class FakeTelegram:
         me = {
             "id": self.bot_id, "is_bot": True, "first_name": "服務品質小幫手",
             "username": "sqbot_test_bot", "can_join_groups": True,
-            "can_read_all_group_messages": False, "supports_inline_queries": False,
+            "can_read_all_group_messages": not privacy_mode, "supports_inline_queries": False,
             "can_connect_to_business": False, "has_main_web_app": False,
             "has_topics_enabled": False, "allows_users_to_create_topics": False,
         }
@@ -2434,11 +2439,15 @@ class FakeTelegram:
 
     def group_text(self, chat_id: int, user_id: int, text: str, *, title: str = "秘書室群組",
                    first_name: str | None = None, chat_type: str = "group") -> int:
-        """A text message from a user in a group chat (negative ``chat_id``)."""
+        """A text message from a user in a group chat (negative ``chat_id``). Under privacy
+        mode a message that is not a command is kept in the group but reaches no bot: no
+        update, and -1 is returned."""
         with self._lock:
             user = self._remember_user(user_id, first_name)
             chat = self._group_chat(chat_id, title, chat_type)
             message = self._store_message(chat, user, self._text_content(text))
+            if self.privacy_mode and not text.startswith("/"):
+                return -1
             return self.push_update({"message": message})
 
     def callback(self, user_id: int, data: str, *, message_id: int | None = None,
