@@ -97,9 +97,10 @@ GROUP_BOUND = "本群組已綁定為「{agency}」秘書室群組：自評送出
 GROUP_CODE_NOT_SECRETARIAT = "這組邀請碼不是秘書室群組的綁定碼，請向管理者索取秘書室邀請碼。"
 GROUP_ALREADY_BOUND = "本群組已經綁定為秘書室群組了。"
 GROUP_JOINED = (
-    "大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入「綁定 邀請碼」"
+    "大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入「{bind} 邀請碼」"
     "（使用秘書室邀請碼）完成綁定；綁定後，各課室的自評送出、進度與提案通知會傳到這裡。"
 )
+PRIVACY_MODE_ON = "本群組的 Telegram 隱私模式開啟中"
 GROUP_LEFT_NOTICE = (
     "【通知】機器人已被移出{channel}秘書室群組，群組綁定已解除。"
     "請重新邀請機器人加入群組，並以秘書室邀請碼再次綁定。"
@@ -198,31 +199,30 @@ def help_text(is_secretariat: bool) -> str:
     return "\n".join(lines)
 
 
-#: The desk's words in the secretariat's group: (typed, command, what it does).
+#: The desk's words in the secretariat's group: (word, command, arguments, what it does);
+#: typed as ``word + arguments`` or ``command + arguments``.
 DESK_COMMANDS = (
     ("進度", "/progress", "", "各課室本季填寫進度與尚未開始的課室"),
-    ("審定 課室名稱", "/verify", " 課室名稱", "逐題審定送出的自評，例如：審定 工務課"),
-    ("總表 [115年第4季]", "/table", " [115年第4季]", "考核結果總表（摘要、圖表、ODS 與 XLSX）"),
-    ("年度 [115]", "/annual", " [115]", "年度成績、排名與三項獎勵"),
-    ("提案清單 [115] [待決定]", "/proposals", " [115] [待決定]", "全局創意提案"),
-    ("電話測試 課室 受測人員 分數", "/phonetest", " 課室 受測人員 分數", "記錄電話禮貌測試"),
-    ("年度報告 [115]", "/report", " [115]", "年度提升服務品質績效總報告（ODT、DOCX）"),
+    ("審定", "/verify", " 課室名稱", "逐題審定送出的自評，例如：審定 工務課"),
+    (TABLE, "/table", " [115年第4季]", "考核結果總表（摘要、圖表、ODS 與 XLSX）"),
+    ("年度", "/annual", " [115]", "年度成績、排名與三項獎勵"),
+    (PROPOSALS, "/proposals", " [115] [待決定]", "全局創意提案"),
+    ("電話測試", "/phonetest", " 課室 受測人員 分數", "記錄電話禮貌測試"),
+    (REPORT, "/report", " [115]", "年度提升服務品質績效總報告（ODT、DOCX）"),
 )
 
 
 def group_joined(command_suffix: str | None) -> str:
     """The greeting when the bot is added to a group not yet bound."""
     if command_suffix is None:
-        return GROUP_JOINED
-    return ("大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入"
-            f"「/bind{command_suffix} 邀請碼」（使用秘書室邀請碼）完成綁定；"
-            "綁定後，各課室的自評送出、進度與提案通知會傳到這裡。"
-            "（本群組的 Telegram 隱私模式開啟中，小幫手只收得到指令，請照上面的格式輸入。）")
+        return GROUP_JOINED.format(bind="綁定")
+    return (GROUP_JOINED.format(bind=f"/bind{command_suffix}")
+            + f"（{PRIVACY_MODE_ON}，小幫手只收得到指令，請照上面的格式輸入。）")
 
 
 def commands_only_hint(command_suffix: str) -> str:
     """What a group must type when typed words do not reach the bot."""
-    return ("本群組的 Telegram 隱私模式開啟中，小幫手只收得到指令、按鈕與回覆小幫手的訊息："
+    return (f"{PRIVACY_MODE_ON}，小幫手只收得到指令、按鈕與回覆小幫手的訊息："
             f"請使用下方按鈕，或輸入 /progress{command_suffix}、"
             f"/verify{command_suffix} 課室名稱、/table{command_suffix}；"
             f"按「{HELP}」查看全部指令。")
@@ -234,13 +234,13 @@ def desk_help(command_suffix: str | None) -> str:
     lines = ["【服務品質小幫手 秘書室群組說明】",
              "各課室的自評送出、進度與提案通知會傳到本群組；秘書室同仁可使用下方按鈕，或輸入：",
              ""]
-    for typed, command, args, does in DESK_COMMANDS:
+    for word, command, args, does in DESK_COMMANDS:
         if command_suffix is None:
-            lines.append(f"　{typed}（{command}{args}）　{does}")
+            lines.append(f"　{word}{args}（{command}{args}）　{does}")
         else:
             lines.append(f"　{command}{command_suffix}{args}　{does}")
     if command_suffix is not None:
-        lines += ["", "本群組的 Telegram 隱私模式開啟中，一般文字傳不到小幫手：審定時請按按鈕；"
+        lines += ["", f"{PRIVACY_MODE_ON}，一般文字傳不到小幫手：審定時請按按鈕；"
                   "要輸入審定分數或理由，請「回覆」小幫手的那則訊息。",
                   "（管理者可在 @BotFather 以 /setprivacy 關閉隱私模式，即可直接輸入中文指令。）"]
     lines += ["", "自評、創意提案與年度案例請在與小幫手的私人對話中填寫。"]
