@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -93,6 +94,13 @@ async def onboard(fake, line, desk, user=ALICE, name="王小明"):
     code = desk.invite(name=name)
     await say(fake, line, user, code)
     assert f"綁定完成！{name}您好" in last_text(fake, user)
+
+
+async def drain_later(desk) -> None:
+    """Five minutes on, past the retry's backoff; again until the outbox has nothing due."""
+    desk.clock.set(desk.clock.now + timedelta(minutes=5))
+    while await desk.outbox.drain_once():
+        desk.clock.set(desk.clock.now + timedelta(minutes=5))
 
 
 def processed(desk) -> list[ProcessedEvent]:
@@ -298,7 +306,7 @@ async def test_push_retry_reuses_the_retry_key_and_delivers_once(fake, desk, lin
                 key="nudge-x", now=desk.clock.now)
     fake.fail_next("/message/push", status=500, deliver=True)
     await desk.outbox.drain_once()
-    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    desk.clock.set(desk.clock.now + timedelta(minutes=5))
     await desk.outbox.drain_once()
     pushes = [r for r in fake.requests if r.path.endswith("/message/push")]
     assert len(pushes) == 2 and pushes[0].retry_key == pushes[1].retry_key
@@ -338,9 +346,7 @@ async def test_a_multicast_that_arrived_despite_a_500_is_not_sent_again(fake, de
     fake.fail_next("/message/multicast", status=500, deliver=True)
     await desk.outbox.drain_once()
     queue(2)
-    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
-    while await desk.outbox.drain_once():
-        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    await drain_later(desk)
     assert [fake.texts_to(user).count(text) for user in users] == [1, 1, 1]
     multicasts = [r for r in fake.requests if r.path.endswith("/message/multicast")]
     assert multicasts[1].retry_key == multicasts[0].retry_key and multicasts[1].status == 409
@@ -363,9 +369,7 @@ async def test_the_rest_of_a_multicast_cut_by_a_crash_keeps_its_retry_key(fake, 
     await desk.outbox.drain_once()
     with desk.database.transaction() as session:  # as far as the dead process got
         mark_sent(session=session, row_id=desk.outbox_rows()[0].id, now=desk.clock.now)
-    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
-    while await desk.outbox.drain_once():
-        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    await drain_later(desk)
     assert [fake.texts_to(user).count(text) for user in users] == [1, 1, 1]
     assert all(r.status == "sent" for r in desk.outbox_rows())
 
@@ -386,9 +390,7 @@ async def test_a_push_that_arrived_despite_a_500_is_not_multicast_again(fake, de
     fake.fail_next("/message/push", status=500, deliver=True)
     await desk.outbox.drain_once()
     queue(1)
-    desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
-    while await desk.outbox.drain_once():
-        desk.clock.set(desk.clock.now + __import__("datetime").timedelta(minutes=5))
+    await drain_later(desk)
     assert [fake.texts_to(user).count(text) for user in users] == [1, 1]
     assert all(r.status == "sent" for r in desk.outbox_rows())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -31,8 +32,9 @@ def fake():
         yield server
 
 
-@pytest.fixture
-async def telegram(fake, desk):
+@contextlib.asynccontextmanager
+async def polling(fake, desk):
+    """sqbot's Telegram channel, started against ``fake`` and polling it."""
     channel = TelegramChannel.from_dispatcher(
         desk.dispatcher, token=TOKEN, max_evidence_bytes=64 * 1024, api_base_url=fake.base_url,
         fallback=desk.fallback, commands_retry_delay=0.05)
@@ -40,10 +42,18 @@ async def telegram(fake, desk):
     await channel.start()
     stop = asyncio.Event()
     task = asyncio.create_task(channel.poll(stop, timeout=1))
-    yield channel
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
-    await channel.stop()
+    try:
+        yield channel
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        await channel.stop()
+
+
+@pytest.fixture
+async def telegram(fake, desk):
+    async with polling(fake, desk) as channel:
+        yield channel
 
 
 async def said(fake, chat_id, needle, *, timeout=15.0) -> str:
@@ -278,15 +288,8 @@ async def test_privacy_mode_the_group_is_told_to_use_commands(desk):
     words in a group never reach the bot: the greeting, the binding and 說明 there give the
     commands, /healthz says so, and the desk works by command (issue #15, finding 12)."""
     with FakeTelegram(TOKEN, privacy_mode=True) as fake:
-        channel = TelegramChannel.from_dispatcher(
-            desk.dispatcher, token=TOKEN, max_evidence_bytes=64 * 1024,
-            api_base_url=fake.base_url, fallback=desk.fallback, commands_retry_delay=0.05)
-        desk.outbox.senders = {"telegram": channel}
-        await channel.start()
-        assert channel.privacy_mode is True
-        stop = asyncio.Event()
-        task = asyncio.create_task(channel.poll(stop, timeout=1))
-        try:
+        async with polling(fake, desk) as channel:
+            assert channel.privacy_mode is True
             group = -100999
             fake.my_chat_member(group, 7001, "member")
             greeting = await said(fake, group, "大家好")
@@ -312,10 +315,6 @@ async def test_privacy_mode_the_group_is_told_to_use_commands(desk):
                                          base_url="http://sqbot") as client:
                 health = (await client.get("/healthz")).json()
             assert health["telegram_privacy_mode"] is True
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=10)
-            await channel.stop()
 
 
 async def test_without_privacy_mode_the_group_types_words(fake, desk, telegram):
