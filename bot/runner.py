@@ -17,6 +17,7 @@ import uvicorn
 from bot.app import build_dispatcher, schedule_config
 from bot.delivery import ChannelSender
 from bot.files import FileLinks
+from bot.http import bounded_protocol
 from bot.line import LineChannel
 from bot.outbox import OutboxSender, fallback_to_outbox
 from bot.scheduler import ReminderScheduler, leader_for
@@ -107,7 +108,9 @@ class Service:
                          on_startup=self._start_channels, on_shutdown=self._stop_channels,
                          health=self.health, links=self.links)
         config = uvicorn.Config(app, host=self.settings.host, port=self.settings.port,
-                                log_level="warning", lifespan="on", access_log=False)
+                                log_level="warning", lifespan="on", access_log=False,
+                                http=bounded_protocol(self.settings.http_read_timeout),
+                                limit_concurrency=self.settings.http_max_connections)
         return uvicorn.Server(config)
 
     async def _start_channels(self) -> None:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=32, description="sqbot run's worker processes")
     agency: str | None = Field(default=None, description="agency served when there are several")
+    http_read_timeout: float = Field(
+        default=10.0, gt=0, le=10, description="seconds a request may take to arrive whole")
+    http_max_connections: int = Field(
+        default=200, ge=1, le=10000, description="open connections and requests before 503")
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str | None = None
