@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -21,6 +19,7 @@ from storage.invitations import (
     normalize_code,
     redeem_for_identity,
 )
+from storage.lockout import Limit, clear_failures, locked_minutes, record_failure, scopes
 from storage.models import Agency, ChatBinding, Member, Role, Section
 from storage.org import (
     binding_for_chat,
@@ -44,45 +43,31 @@ def _code_in(text: str) -> str | None:
     return cleaned if looks_like_code(cleaned) or len(normalize_code(cleaned)) >= 8 else None
 
 
-#: Wrong codes allowed within the window before codes from that chat are refused a while:
-#: codes are 10 letters from 31, so guessing is hopeless, and this keeps it that way.
-CODE_ATTEMPTS = 5
-CODE_WINDOW = timedelta(minutes=15)
-CODE_LOCK = timedelta(minutes=15)
+def _limits(turn: Turn) -> dict[str, Limit]:
+    incoming = turn.incoming
+    return scopes(incoming.channel, incoming.chat_id, incoming.user_id)
 
 
 def _code_lock_minutes(turn: Turn) -> int | None:
-    """Minutes left of a lock after too many wrong codes, or None."""
-    until = turn.state.code_locked_until
-    if until is None:
-        return None
-    left = datetime.fromisoformat(until) - turn.now
-    if left.total_seconds() <= 0:
-        turn.state.code_locked_until = None
-        return None
-    return max(1, math.ceil(left.total_seconds() / 60))
+    """Minutes left of a lock after too many wrong codes (this chat, this person or
+    overall), or None."""
+    return locked_minutes(session=turn.session, limits=_limits(turn), now=turn.now)
 
 
 def _wrong_code(turn: Turn) -> None:
-    """Count a mistyped code; lock the chat out for a while after too many."""
-    recent = [t for t in turn.state.code_failures
-              if turn.now - datetime.fromisoformat(t) < CODE_WINDOW]
-    recent.append(turn.now.isoformat())
-    if len(recent) >= CODE_ATTEMPTS:
-        turn.state.code_locked_until = (turn.now + CODE_LOCK).isoformat()
-        logger.warning("too many wrong invitation codes from a %s chat; locked for %s",
-                       turn.incoming.channel, CODE_LOCK)
-        recent = []
-    turn.state.code_failures = recent
+    """Count a wrong code; say so when it locked a scope."""
+    record_failure(session=turn.session, limits=_limits(turn), now=turn.now)
+    if _code_lock_minutes(turn) is not None:
+        logger.warning("too many wrong invitation codes on %s; code checks paused",
+                       turn.incoming.channel)
 
 
 def _redeem_refused(turn: Turn, refusal: InvitationError) -> None:
-    if refusal.reason == InvitationProblem.UNKNOWN:
-        _wrong_code(turn)
-        minutes = _code_lock_minutes(turn)
-        if minutes is not None:
-            turn.say(texts.TOO_MANY_CODES.format(minutes=minutes))
-            return
+    _wrong_code(turn)  # used, expired and revoked codes count too: each is a try
+    minutes = _code_lock_minutes(turn)
+    if minutes is not None:
+        turn.say(texts.TOO_MANY_CODES.format(minutes=minutes))
+        return
     turn.say(texts.INVITATION_REFUSED[refusal.reason])
 
 
@@ -105,7 +90,7 @@ def handle_stranger(turn: Turn) -> None:
     except InvitationError as refusal:
         _redeem_refused(turn, refusal)
         return
-    turn.state.code_failures = []
+    clear_failures(session=turn.session, limits=_limits(turn))
     turn.member = member
     if member.role in (Role.SECRETARIAT, Role.ADMIN):  # notices held for a secretariat chat
         turn.session.flush()
@@ -136,11 +121,14 @@ def handle_group(turn: Turn) -> None:
         return
     try:
         invitation = check_invitation(session=turn.session, text=command.arg, now=turn.now)
-    except InvitationError as refusal:
-        _redeem_refused(turn, refusal)
-        return
-    if invitation.role != Role.SECRETARIAT:
-        turn.say(texts.GROUP_CODE_NOT_SECRETARIAT)
+        if invitation.role != Role.SECRETARIAT:
+            raise InvitationError(InvitationProblem.UNKNOWN)
+    except InvitationError:
+        # One answer for every refusal, each counted: a group is no oracle of valid codes.
+        _wrong_code(turn)
+        minutes = _code_lock_minutes(turn)
+        turn.say(texts.TOO_MANY_CODES.format(minutes=minutes) if minutes is not None
+                 else texts.GROUP_CODE_REFUSED)
         return
     binder = member_for_identity(session=turn.session, channel=channel,
                                  platform_user_id=turn.incoming.user_id)

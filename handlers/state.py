@@ -43,8 +43,6 @@ class State:
     question: str | None = None
     band: int | None = None
     measure: float | None = None
-    code_failures: list[str] = field(default_factory=list)  # ISO times of wrong codes
-    code_locked_until: str | None = None  # ISO time; no code is checked before it
     proposal_id: int | None = None  # the proposal being written or decided
     proposal_field: str | None = None  # its field being asked, or the decision being taken
     proposal_mark: str | None = None  # the proposal's state when a decision was started

@@ -94,7 +94,8 @@ EVIDENCE_STORE_FAILED = (
     "您的分數與文字說明都已保存，請稍後再傳一次檔案。"
 )
 GROUP_BOUND = "本群組已綁定為「{agency}」秘書室群組：自評送出、進度與提案通知將傳送到這裡。"
-GROUP_CODE_NOT_SECRETARIAT = "這組邀請碼不是秘書室群組的綁定碼，請向管理者索取秘書室邀請碼。"
+GROUP_CODE_REFUSED = ("無法以這組邀請碼綁定群組。群組只能以尚未使用、未過期的秘書室邀請碼綁定"
+                      "（/bind 邀請碼），請向管理者確認。")
 GROUP_ALREADY_BOUND = "本群組已經綁定為秘書室群組了。"
 GROUP_JOINED = (
     "大家好，我是服務品質小幫手。請秘書室同仁在本群組輸入「{bind} 邀請碼」"

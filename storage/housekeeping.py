@@ -5,6 +5,7 @@
   for ever, the table only grows, and update ids that start again (a new bot token) would be
   taken for redeliveries.
 - Delivered (or given up, or released) outbox rows are a record of what went out: 90 days.
+- Wrong invitation codes (``code_failures``) count for an hour at most: kept a day.
 - A conversation state untouched for 400 days (past a whole yearly cycle) only says where
   someone stood in a flow long finished; the answers themselves are never pruned.
 """
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from storage.lockout import prune_failures
 from storage.models import (
     ConversationState,
     OutboxMessage,
@@ -43,5 +45,6 @@ def prune(*, session: Session, now: datetime) -> dict[str, int]:
     outbox = session.execute(sa.delete(OutboxMessage).where(done))
     states = session.execute(sa.delete(ConversationState).where(
         col(ConversationState.updated_at) < now - timedelta(days=STATE_DAYS)))
+    failures = prune_failures(session=session, now=now)
     return {"processed_events": events.rowcount, "outbox": outbox.rowcount,  # type: ignore[attr-defined]
-            "conversation_states": states.rowcount}  # type: ignore[attr-defined]
+            "conversation_states": states.rowcount, "code_failures": failures}  # type: ignore[attr-defined]

@@ -345,6 +345,17 @@ class ConversationState(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class CodeFailure(SQLModel, table=True):
+    """A wrong invitation code, counted against each scope it came from (a chat, a platform
+    user, the whole deployment); ``scope`` is a hash, so no platform id is kept here."""
+
+    __tablename__ = "code_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64, index=True)
+    failed_at: datetime = _ts(index=True)
+
+
 class ProcessedEvent(SQLModel, table=True):
     """A platform event id already handled: a redelivery of it is dropped."""
 

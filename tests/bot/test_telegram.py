@@ -247,7 +247,7 @@ async def test_group_binding_and_notices_through_the_outbox(fake, desk, telegram
     group = -100777
     staff_code = desk.invite()
     fake.group_text(group, 7001, f"/bind@sqbot_test_bot {staff_code}")
-    await said(fake, group, "不是秘書室群組的綁定碼")
+    await said(fake, group, "無法以這組邀請碼綁定群組")
     fake.group_text(group, 7001, "大家好")  # chatter in an unbound group: no answer
     code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
     fake.group_text(group, 7001, f"/bind {code}")

@@ -142,7 +142,7 @@ def test_binding_a_group_needs_a_secretariat_code_whoever_sends_it(world):
     group = office.stranger("someone-in-a-group")
     group.chat_kind, group.chat_id = ChatKind.GROUP, "g-2"
     group.say(f"/bind {staff_code}")
-    assert "不是秘書室群組的綁定碼" in group.text
+    assert "無法以這組邀請碼綁定群組" in group.text
     secretariat_code = office.invite(role=Role.SECRETARIAT, section="秘書室")
     group.say(f"/bind {secretariat_code}")
     with office.database.transaction() as session:

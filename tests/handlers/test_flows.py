@@ -608,7 +608,7 @@ def test_group_binding_with_a_secretariat_code(office):
     group.chat_kind, group.chat_id = ChatKind.GROUP, "group-1"
     assert group.say("大家好") == []
     group.say(f"/bind {staff_code}")
-    assert "不是秘書室群組的綁定碼" in group.text
+    assert "無法以這組邀請碼綁定群組" in group.text
     group.say(f"綁定 {code}")
     assert "秘書室群組" in group.text
     with office.database.transaction() as session:

@@ -10,6 +10,7 @@ from sqlmodel import select
 from storage.conversations import record_event
 from storage.housekeeping import prune
 from storage.models import (
+    CodeFailure,
     ConversationState,
     OutboxMessage,
     OutboxStatus,
@@ -45,9 +46,11 @@ def test_prune_keeps_what_is_recent_or_undelivered(database):
                                       updated_at=NOW - timedelta(days=401)))
         session.add(ConversationState(channel="line", platform_user_id="U-new", state={},
                                       updated_at=NOW - timedelta(days=30)))
+        session.add(CodeFailure(scope="all", failed_at=NOW - timedelta(days=2)))
+        session.add(CodeFailure(scope="all", failed_at=NOW - timedelta(minutes=5)))
     with database.transaction() as session:
         assert prune(session=session, now=NOW) == {
-            "processed_events": 1, "outbox": 1, "conversation_states": 1}
+            "processed_events": 1, "outbox": 1, "conversation_states": 1, "code_failures": 1}
     with database.transaction() as session:
         assert [e.event_id for e in session.exec(select(ProcessedEvent))] == ["1:u2"]
         assert sorted(m.idempotency_key for m in session.exec(select(OutboxMessage))) == [
