@@ -1,7 +1,8 @@
 """Run every benchmark and write ``benchmarks/results/<name>.json`` (``make bench``).
 
 ``python -m benchmarks [name ...]`` runs some of them: rubric, engine, documents, telegram
-(with the fan-out), channels (the LINE webhook, with memory). See docs/performance.md.
+(with the fan-out), channels (the LINE webhook, with memory), uploads (three 100 MB files
+at once). See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -50,11 +51,19 @@ def bench_rubric() -> dict[str, object]:
 
 
 def main() -> None:
-    from benchmarks import bench_channels, bench_documents, bench_engine, bench_telegram
+    from benchmarks import (
+        bench_channels,
+        bench_documents,
+        bench_engine,
+        bench_telegram,
+        bench_uploads,
+    )
 
-    chosen = sys.argv[1:] or ["rubric", "engine", "documents", "telegram", "channels"]
+    chosen = sys.argv[1:] or ["rubric", "engine", "documents", "telegram", "channels",
+                              "uploads"]
     others = {"engine": bench_engine.main, "documents": bench_documents.main,
-              "telegram": bench_telegram.main, "channels": bench_channels.main}
+              "telegram": bench_telegram.main, "channels": bench_channels.main,
+              "uploads": bench_uploads.main}
     if "rubric" in chosen:
         rubric_main()
     for name in chosen:

@@ -12,8 +12,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from linebot.v3 import WebhookParser
@@ -52,6 +53,7 @@ from linebot.v3.webhooks import (
 )
 
 from bot.delivery import DeliveryError, Progress, RetryLater, Unreachable
+from bot.downloads import CHUNK, DOWNLOAD_TIMEOUT, dispatching
 from bot.files import FileLinks, mime_type
 from bot.textsplit import split_text, utf16_units
 from handlers.dispatch import Dispatcher
@@ -191,6 +193,7 @@ class LineChannel:
         self._client = AsyncApiClient(Configuration(host=api_host, access_token=access_token))
         self._data_client = AsyncApiClient(Configuration(host=data_host,
                                                          access_token=access_token))
+        self._access_token = access_token
         self.api = AsyncMessagingApi(self._client)
         self.blob = AsyncMessagingApiBlob(self._data_client)
         self.dispatch = dispatch
@@ -203,10 +206,7 @@ class LineChannel:
     @classmethod
     def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> LineChannel:
         """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
-        async def dispatch(incoming: Incoming) -> list[Outgoing]:
-            return await asyncio.to_thread(dispatcher.dispatch, incoming)
-
-        return cls(dispatch=dispatch, **kwargs)
+        return cls(dispatch=dispatching(dispatcher), **kwargs)
 
     async def close(self) -> None:
         """Wait for replies in flight, then close the HTTP clients."""
@@ -244,15 +244,15 @@ class LineChannel:
         Returns False if some event could not be committed, so LINE should redeliver.
         """
         for event in events:
+            incoming = await self.to_incoming(event)
+            if incoming is None:
+                continue
             try:
-                incoming = await self.to_incoming(event)
-            except (ApiException, *NETWORK_ERRORS) as exc:  # a file's content not fetched
+                replies = await self.dispatch(incoming)
+            except (ApiException, *NETWORK_ERRORS, TimeoutError) as exc:  # a file not fetched
                 logger.warning("LINE content not fetched (%s); LINE will redeliver",
                                exc.__class__.__name__)
                 return False
-            if incoming is None:
-                continue
-            replies = await self.dispatch(incoming)
             if replies:
                 token = getattr(event, "reply_token", None)
                 task = asyncio.create_task(self._reply(incoming.chat_id, token, replies))
@@ -303,10 +303,33 @@ class LineChannel:
                 message_id = str(getattr(content, "id", ""))
                 if size is not None and size > self.max_evidence_bytes:
                     return Attachment(kind, b"", mime, name, message_id, declared_size=size)
-                data = bytes(await self.blob.get_message_content(
-                    message_id, _request_timeout=self.timeout))
-                return Attachment(kind, data, _guess_mime(name) or mime, name, message_id)
+                # Fetched only if the sender's conversation keeps a file (bot.downloads).
+                return Attachment(kind, b"", _guess_mime(name) or mime, name, message_id,
+                                  declared_size=size, fetch=self._content(message_id))
         return None
+
+    def _content(self, message_id: str) -> Callable[[], AsyncIterator[bytes]]:
+        """The content of a message, streamed from LINE's content host.
+
+        The SDK's own call reads the whole body into memory (and its no-preload path does
+        not work with the async client), so its REST layer is asked for the raw response.
+        """
+        url = f"{self._data_client.configuration.host}/v2/bot/message/{quote(message_id)}/content"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            response = await self._data_client.rest_client.request(
+                "GET", url, headers={"Authorization": f"Bearer {self._access_token}",
+                                     "User-Agent": self._data_client.user_agent},
+                _preload_content=False, _request_timeout=DOWNLOAD_TIMEOUT)
+            try:
+                if not 200 <= response.status <= 299:
+                    raise ApiException(status=response.status, reason=response.reason)
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    yield chunk
+            finally:
+                response.close()  # the connection too: the rest of a refused file stays unread
+
+        return chunks
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ import functools
 import hashlib
 import html
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from telegram import (
     BotCommand,
     CallbackQuery,
@@ -32,6 +33,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.delivery import DeliveryError, Progress, RetryLater, Unreachable
+from bot.downloads import CHUNK, TooLarge, dispatching
 from bot.textsplit import split_text
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
@@ -185,10 +187,7 @@ class TelegramChannel:
     @classmethod
     def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> TelegramChannel:
         """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
-        async def dispatch(incoming: Incoming) -> list[Outgoing]:
-            return await asyncio.to_thread(dispatcher.dispatch, incoming)
-
-        return cls(dispatch=dispatch, **kwargs)
+        return cls(dispatch=dispatching(dispatcher), **kwargs)
 
     @property
     def mode(self) -> str:
@@ -388,9 +387,27 @@ class TelegramChannel:
                      name: str | None) -> Attachment:
         if size is not None and size > self.max_evidence_bytes:
             return Attachment(kind, b"", mime, name, file_id, declared_size=size)
-        file = await self.application.bot.get_file(file_id)
-        content = bytes(await file.download_as_bytearray())
-        return Attachment(kind, content, mime, name, file_id)
+        # Fetched only if the sender's conversation keeps a file (bot.downloads).
+        return Attachment(kind, b"", mime, name, file_id, declared_size=size,
+                          fetch=self._content(file_id))
+
+    def _content(self, file_id: str) -> Callable[[], AsyncIterator[bytes]]:
+        """getFile, then the file streamed from the Bot API's file host (PTB's own download
+        reads the whole file into memory). The URL carries the token: it is never logged."""
+        async def chunks() -> AsyncIterator[bytes]:
+            file = await self.application.bot.get_file(file_id)
+            if file.file_size is not None and file.file_size > self.max_evidence_bytes:
+                raise TooLarge(file.file_size)
+            if not file.file_path:
+                raise NetworkError("getFile gave no file_path")
+            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout)) as client, \
+                    client.stream("GET", file._get_encoded_url()) as response:
+                if response.status_code != 200:
+                    raise NetworkError(f"file download answered {response.status_code}")
+                async for chunk in response.aiter_bytes(CHUNK):
+                    yield chunk
+
+        return chunks
 
     async def _answer(self, query: CallbackQuery) -> None:
         """Answer the press at once (the client stops its spinner)."""

@@ -10,9 +10,10 @@ from sqlmodel import select
 
 from handlers import texts
 from handlers.flow.dialog import Refused
+from handlers.messages import Attachment as IncomingFile
 from handlers.messages import Card, ChatKind, Choice, Outgoing
 from handlers.numerals import split_leading_number
-from handlers.state import Mode
+from handlers.state import Mode, State
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
 from rubric import (
@@ -672,13 +673,20 @@ def _evidence_text(turn: Turn, sheet: Sheet, question: Question, text: str) -> N
         turn, sheet, prefix=f"已收到 {question.code} 的佐證：「{_quote(cleaned)}」。")
 
 
+def takes_file(state: State) -> bool:
+    """Whether a file sent now could be evidence (at a question, or just after a score)."""
+    in_question = state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) \
+        and state.question is not None
+    return in_question or (state.mode == Mode.IDLE and bool(state.evidence_for))
+
+
 def handle_attachment(turn: Turn) -> None:
     """A photo or file: evidence for the question answered last (until the next score)."""
     attachment = turn.incoming.attachment
     assert attachment is not None
     in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE) \
         and turn.state.question is not None
-    if not in_question and not (turn.state.mode == Mode.IDLE and turn.state.evidence_for):
+    if not takes_file(turn.state):
         show_menu_hint(turn, prefix="目前沒有正在填答的題目，檔案未被保存。")
         return
     sheet = current_sheet(turn, lock=True)
@@ -694,14 +702,12 @@ def handle_attachment(turn: Turn) -> None:
         return
     code = question.code
     sheet.check_may_edit(code)
-    limit = turn.config.max_evidence_bytes
-    if attachment.size > limit:
-        _redraw_after_evidence(
-            turn, sheet, prefix=f"檔案太大（{_size(attachment.size)}），佐證檔案上限為 "
-                                f"{_size(limit)}。請壓縮後再傳，或改傳雲端連結。")
+    refusal = file_refusal(attachment, turn.config.max_evidence_bytes, "佐證檔案")
+    if refusal is not None:
+        _redraw_after_evidence(turn, sheet, prefix=refusal)
         return
     try:
-        digest, path = turn.config.evidence.save(attachment.content)
+        digest, path = turn.keep_file(attachment)
     except EvidenceStoreError:
         logger.exception("evidence store failed for assessment %s", sheet.assessment.id)
         _tell_secretariat_store_failed(turn, sheet, question)
@@ -725,6 +731,21 @@ def _tell_secretariat_store_failed(turn: Turn, sheet: Sheet, question: Question)
         Outgoing(f"【系統通知】{sheet.section.name} 上傳 {question.code} 的佐證檔案時，"
                  "佐證儲存區寫入失敗（可能是磁碟空間不足），請通知系統管理者。"),
         key=f"store-failed:{turn.incoming.channel}:{turn.incoming.event_id}")
+
+
+def file_refusal(attachment: IncomingFile, limit: int, what: str) -> str | None:
+    """Why the file cannot be kept (too large, or its bytes never came), or None."""
+    if attachment.store_failed:
+        return None  # keeping it raises EvidenceStoreError: the store's failure is told
+    if attachment.too_large:
+        return (f"檔案太大（超過 {_size(limit)}），{what}上限為 {_size(limit)}，未被保存。"
+                "請壓縮後再傳，或改傳雲端連結。")
+    if attachment.size > limit:
+        return (f"檔案太大（{_size(attachment.size)}），{what}上限為 {_size(limit)}。"
+                "請壓縮後再傳，或改傳雲端連結。")
+    if not attachment.received:
+        return "檔案未能從平台取得，未被保存，請再傳一次。"
+    return None
 
 
 def _size(size: int) -> str:

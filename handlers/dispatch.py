@@ -23,7 +23,7 @@ from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
 from handlers.state import Mode, State
 from handlers.tokens import Token, TokenError, parse_token
 from handlers.turn import FlowConfig, Turn
-from storage.conversations import lock_state, record_event
+from storage.conversations import lock_state, read_state, record_event
 from storage.db import Database
 from storage.org import binding_for_chat, member_for_identity
 
@@ -68,7 +68,30 @@ class Dispatcher:
                 return self._failed(incoming)
         raise AssertionError("unreachable")
 
+    def takes_file(self, incoming: Incoming) -> bool:
+        """Whether a file from this sender would be kept where they are now — asked before
+        its bytes are fetched, so nobody else's upload is downloaded at all."""
+        if incoming.chat_kind != ChatKind.PRIVATE:
+            return False
+        with self.database.transaction() as session:
+            if member_for_identity(session=session, channel=incoming.channel,
+                                   platform_user_id=incoming.user_id) is None:
+                return False
+            document = read_state(session=session, channel=incoming.channel,
+                                  user_id=incoming.user_id)
+        return takes_file(State.from_json(document))
+
     def _run(self, incoming: Incoming) -> list[Outgoing]:
+        undo: list[Callable[[], None]] = []
+        try:
+            return self._transaction(incoming, undo)
+        except BaseException:
+            for work in undo:  # files stored for rows that were not written
+                work()
+            raise
+
+    def _transaction(self, incoming: Incoming, undo: list[Callable[[], None]]
+                     ) -> list[Outgoing]:
         now = self.clock()
         with self.database.transaction() as session:
             if not record_event(session=session, channel=incoming.channel,
@@ -87,7 +110,8 @@ class Dispatcher:
             member = member_for_identity(session=session, channel=incoming.channel,
                                          platform_user_id=incoming.user_id)
             turn = Turn(session=session, incoming=incoming, now=now, state=state,
-                        config=self.config, member=member, previous_step=previous)
+                        config=self.config, member=member, previous_step=previous,
+                        on_rollback=undo)
             route(turn)
             if turn.replies:  # what was just drawn: a typed label of it is its press
                 state.record_drawn([(choice.label, choice.action) for reply in turn.replies
@@ -112,6 +136,17 @@ class Dispatcher:
 
 
 ENGINE = build_engine()
+
+
+def takes_file(state: State) -> bool:
+    """Whether the conversation, as it stands in ``state``, keeps a file sent now."""
+    if state.mode == Mode.DIALOG:
+        return ENGINE.takes_file(state.dialog)
+    if state.mode in report_cases.MODES:
+        return False
+    if state.mode in proposals.PROPOSER_MODES:
+        return True
+    return assessment.takes_file(state)
 
 
 def route(turn: Turn) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers import texts
-from handlers.assessment import Refused, _size, main_menu_choices
+from handlers.assessment import Refused, _size, file_refusal, main_menu_choices
 from handlers.commands import Command
 from handlers.messages import Card, Choice, Document, Outgoing
 from handlers.proposal_text import (
@@ -530,13 +530,12 @@ def handle_attachment(turn: Turn) -> None:
     attachment = turn.incoming.attachment
     assert attachment is not None
     proposal = _own(turn, turn.state.proposal_id, editing=True)
-    limit = turn.config.max_evidence_bytes
-    if attachment.size > limit:
-        redraw(turn, prefix=f"檔案太大（{_size(attachment.size)}），附件上限為 {_size(limit)}。"
-                            "請壓縮後再傳，或改傳雲端連結。")
+    refusal = file_refusal(attachment, turn.config.max_evidence_bytes, "附件")
+    if refusal is not None:
+        redraw(turn, prefix=refusal)
         return
     try:
-        digest, path = turn.config.evidence.save(attachment.content)
+        digest, path = turn.keep_file(attachment)
     except EvidenceStoreError:
         logger.exception("evidence store failed for proposal %s", proposal.id)
         redraw(turn, prefix=texts.EVIDENCE_STORE_FAILED)

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from handlers.messages import Card, Choice, Incoming, Outgoing
+from handlers.messages import Attachment, Card, Choice, Incoming, Outgoing
 from handlers.state import State
 from handlers.tokens import Token
 from rubric.calendar import ScheduleConfig, WorkCalendar
-from storage.evidence import EvidenceStore
+from storage.evidence import EvidenceStore, EvidenceStoreError
 from storage.models import Member, Role
 from storage.outbox import Destination, enqueue, notify_secretariat
 
@@ -41,6 +41,25 @@ class Turn:
     previous_step: int
     replies: list[Outgoing] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: undone when the event's transaction does not commit (files stored for its rows)
+    on_rollback: list[Callable[[], None]] = field(default_factory=list)
+
+    def keep_file(self, attachment: Attachment) -> tuple[str, str]:
+        """Put the attachment's bytes in the evidence store; its sha256 and relative path.
+
+        A file new to the store is removed again if the transaction does not commit, so no
+        file is left behind without its row. Raises EvidenceStoreError.
+        """
+        store = self.config.evidence
+        if attachment.store_failed:
+            raise EvidenceStoreError("the upload could not be spooled to the evidence store")
+        if attachment.spooled is not None and attachment.digest is not None:
+            digest, relative, new = store.adopt(attachment.spooled, attachment.digest)
+        else:
+            digest, relative, new = store.put(attachment.content)
+        if new:
+            self.on_rollback.append(lambda: store.remove(relative))
+        return digest, relative
 
     def defer(self, work: Callable[[], None]) -> None:
         """Run ``work`` after the event's transaction has committed (it may add replies).

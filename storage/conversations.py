@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -20,6 +21,14 @@ def record_event(*, session: Session, channel: str, event_id: str, now: datetime
                                {"channel": channel, "event_id": event_id, "processed_at": now},
                                conflict=("channel", "event_id"), returning="event_id")
     return inserted is not None
+
+
+def read_state(*, session: Session, channel: str, user_id: str) -> dict[str, Any] | None:
+    """The state document of (channel, user) as it stands, unlocked; None if there is none."""
+    row = session.exec(select(ConversationState).where(
+        ConversationState.channel == channel,
+        ConversationState.platform_user_id == user_id)).first()
+    return None if row is None else row.state
 
 
 def lock_state(*, session: Session, channel: str, user_id: str,

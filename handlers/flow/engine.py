@@ -118,6 +118,17 @@ class Engine:
         document = turn.state.dialog
         return document is not None and (dialog is None or document.get("name") == dialog)
 
+    def takes_file(self, document: dict[str, Any] | None) -> bool:
+        """Whether the window on top (per its state ``document``) takes a file."""
+        dialog = self.dialogs.get(str(document.get("name"))) if document else None
+        if dialog is None or document is None:
+            return False
+        try:
+            window = dialog.window(str(document.get("window")))
+        except KeyError:
+            return False
+        return window.on_file is not None
+
     @staticmethod
     def _draw(context: Context) -> None:
         assert context.next_window is not None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -673,3 +674,26 @@ async def test_two_bots_updates_with_the_same_id_are_both_handled(desk):
         replies.append(await asyncio.to_thread(desk.dispatcher.dispatch, incoming))
     assert replies[0] and replies[1]  # both bots' update 10 answered
     assert replies[2] == []  # the same bot's redelivery is still dropped
+
+
+async def test_a_lone_surrogate_is_answered_and_nobody_is_named_in_the_log(
+        fake, desk, telegram, caplog):
+    """A text with a lone surrogate once got no reply: the echo could not be encoded, and
+    the warning and the outbox row's last_error carried the reply, with the member's name."""
+    caplog.set_level(logging.DEBUG)
+    await onboard(fake, desk)
+    fake.user_text(USER, "填寫自評")
+    await said(fake, USER, "第 1/25 題")
+    fake.user_text(USER, "100")
+    await said(fake, USER, "已記錄 1.1")
+    fake.user_text(USER, "受理\ud800後即寄發收件確認")
+    reply = await said(fake, USER, "已收到 1.1 的佐證")
+    assert "受理後即寄發收件確認" in reply
+    # Every level of sqbot's own loggers; INFO and up of the libraries (bot/logs.py keeps
+    # python-telegram-bot, which logs each call's parameters at DEBUG, at INFO).
+    ours = ("bot", "handlers", "storage", "reports", "rubric")
+    leaks = [(r.name, r.levelname) for r in caplog.records if "王小明" in r.getMessage()
+             and (r.levelno >= logging.INFO or r.name.split(".")[0] in ours)]
+    assert leaks == []
+    with desk.database.transaction() as session:
+        assert all(row.last_error is None for row in session.exec(select(OutboxMessage)))

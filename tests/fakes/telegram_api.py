@@ -57,8 +57,20 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response
 from starlette.routing import Route
+
+
+class JSONResponse(_StarletteJSON):
+    """The Bot API's JSON: UTF-8, except a lone surrogate (which a client may send in a
+    text, UTF-16 being Telegram's unit) goes as a ``\\udXXX`` escape, as real JSON does."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 __all__ = [
     "ApiError",
