@@ -268,11 +268,14 @@ def start(turn: Turn) -> None:
         return
     lines = [f"您有 {len(drafts)} 份尚未送出的創意提案："]
     choices: list[Choice] = []
+    titles = [_quote(_title(p), 8) for p in drafts[:LIST_BUTTONS]]
+    numbered = len(set(titles)) < len(titles)  # two untitled drafts: a label names one
     for number, proposal in enumerate(drafts, start=1):
         lines.append(f"{number}. {_draft_line(turn, proposal)}")
         if number <= LIST_BUTTONS:
-            choices.append(turn.choice(f"繼續「{_quote(_title(proposal), 8)}」", "pc",
-                                       proposal.id))
+            label = f"繼續 {number}「{titles[number - 1]}」" if numbered \
+                else f"繼續「{titles[number - 1]}」"
+            choices.append(turn.choice(label, "pc", proposal.id))
     lines.append("請選擇要繼續的提案，或提出新提案。")
     turn.state.to_menu()
     turn.say("\n".join(lines), [*choices, turn.choice(texts.PROPOSAL_NEW, "pw"),

@@ -552,3 +552,26 @@ def test_references_count_up_within_the_year(office, clock):
     submitted(office, "陳秘書")
     assert [(p.reference, p.roc_year) for p in proposals(office)] == [
         ("115-P-0001", 115), ("115-P-0002", 115), ("116-P-0001", 116)]
+
+
+def test_two_untitled_drafts_get_buttons_a_typed_label_can_tell_apart(office):
+    """Found by the fuzz test: two drafts without a title were both 「繼續「（未命名）」」,
+    so typing the label could only ever continue the first."""
+    chat = office.chat("王小明")
+    chat.say("創意提案")
+    chat.press("略過")  # no title
+    chat.press("服務流程便捷")  # but something chosen
+    chat.say("暫停")
+    chat.say("創意提案")
+    chat.press("新提案")
+    chat.say("暫停")
+    chat.say("創意提案")
+    labels = [c.label for c in chat.choices if c.label.startswith("繼續")]
+    assert labels == ["繼續 1「（未命名）」", "繼續 2「（未命名）」"]
+    chat.say("繼續 2「（未命名）」")  # typed
+    typed = [r.text for r in chat.last]
+    chat.say("暫停")
+    chat.say("創意提案")
+    chat.press("繼續 2「（未命名）」")  # pressed
+    assert typed == [r.text for r in chat.last]
+    assert "第 1/10 項" in typed[-1]  # the empty second draft, from its first field
