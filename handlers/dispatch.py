@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
 
-from handlers import assessment, proposals, report_cases, secretariat, texts
+from handlers import assessment, proposals, secretariat, texts
 from handlers.assessment import Refused, Sheet
 from handlers.commands import parse_command
-from handlers.dialogs import build_engine, verify
+from handlers.dialogs import build_engine, cases, verify
 from handlers.flow import Event, File, Lifecycle, Press, Text, event_of, match_label
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
@@ -142,8 +142,6 @@ def takes_file(state: State) -> bool:
     """Whether the conversation, as it stands in ``state``, keeps a file sent now."""
     if state.mode == Mode.DIALOG:
         return ENGINE.takes_file(state.dialog)
-    if state.mode in report_cases.MODES:
-        return False
     if state.mode in proposals.PROPOSER_MODES:
         return True
     return assessment.takes_file(state)
@@ -169,9 +167,6 @@ def route(turn: Turn) -> None:
             case Press(action=action):
                 _action(turn, action)
             case File():
-                if turn.state.mode in report_cases.MODES \
-                        and report_cases.redraw(turn, prefix="年度案例請以文字輸入。"):
-                    return
                 if turn.state.mode in proposals.PROPOSER_MODES:
                     proposals.handle_attachment(turn)
                 else:
@@ -205,8 +200,6 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
 
 def _text(turn: Turn, text: str) -> None:
     command = parse_command(text)
-    if turn.state.mode in report_cases.MODES and report_cases.handle_text(turn, text, command):
-        return
     if turn.state.mode in proposals.TEXT_MODES and proposals.handle_text(turn, text, command):
         return
     if command is None and turn.state.mode == Mode.IDLE and proposals.paste_new(turn, text):
@@ -259,9 +252,9 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
     elif name == "proposals":
         proposals.show_list(turn, arg)
     elif name == "cases":
-        report_cases.start(turn)
+        cases.start(turn)
     elif name == "caselist":
-        report_cases.show_list(turn)
+        cases.show_list(turn)
     elif name == "report":
         secretariat.send_report(turn, arg)
     else:  # pragma: no cover - parse_command only yields the names above
@@ -320,9 +313,6 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb in proposals.VERBS:
         proposals.handle_action(turn, token)
         return
-    if token.verb in report_cases.VERBS:
-        report_cases.handle_action(turn, token)
-        return
     if token.verb in secretariat.REPORT_VERBS:
         secretariat.handle_report_action(turn, token)
         return
@@ -344,8 +334,6 @@ def _refused(turn: Turn, message: str) -> None:
         if state.mode == Mode.DIALOG and ENGINE.redraw(turn, prefix=message):
             return
         if state.mode in proposals.PROPOSER_MODES and proposals.redraw(turn, prefix=message):
-            return
-        if state.mode in report_cases.MODES and report_cases.redraw(turn, prefix=message):
             return
         if state.mode != Mode.IDLE and state.question is not None:
             sheet = assessment.current_sheet(turn)

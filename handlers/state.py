@@ -74,6 +74,11 @@ class State:
             state.mode = Mode.IDLE
         if not isinstance(state.evidence_for, str):
             state.evidence_for = None
+        if state.mode in (Mode.CASE_TEXT, Mode.CASE_FIGURES):  # before 年度案例 was a dialog
+            window = "write" if state.mode == Mode.CASE_TEXT else "figures"
+            state.mode, state.dialog = Mode.DIALOG, {
+                "name": "cases", "window": window, "leaving": None,
+                "data": {"heading": state.case_heading, "case_id": state.case_id}}
         if state.mode == Mode.EVIDENCE:  # written before the score moved on by itself
             state.mode, state.evidence_for = Mode.QUESTION, state.question
         if not isinstance(state.drawn, list) or not all(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.commands import parse_command
-from handlers.dialogs import verify
+from handlers.dialogs import cases, verify
 from handlers.flow import Dialog, Engine, EngineTexts
 
-DIALOGS: tuple[Dialog, ...] = (verify.DIALOG,)
+DIALOGS: tuple[Dialog, ...] = (verify.DIALOG, cases.DIALOG)
 
 
 def _command(text: str) -> tuple[str, str] | None:

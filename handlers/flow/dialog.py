@@ -109,6 +109,12 @@ class Window:
     on_file: OnFile | None = None
     #: typed commands (``handlers.commands`` names) this window takes itself
     commands: Mapping[str, OnCommand] = field(default_factory=dict)
+    #: nothing is in progress here (a list, a summary): what the window does not take —
+    #: a word, a button or a file of elsewhere — closes the dialog and goes where it
+    #: belongs, without asking whether to leave
+    settled: bool = False
+    #: what a file sent here is told, when the window takes none
+    no_file: str | None = None
 
     def __post_init__(self) -> None:
         ids = [w.id for w in self.widgets]

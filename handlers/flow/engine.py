@@ -217,10 +217,12 @@ class Engine:
                     return self._press(context, typed, leaving)
                 return self._text(context, text)
             case File(attachment=attachment):
-                if context.window.on_file is None:
-                    context.redraw(prefix=self.texts.no_file)
-                else:
+                if context.window.on_file is not None:
                     context.window.on_file(context, attachment)
+                elif context.window.settled:
+                    return _hand_on(context, event)
+                else:
+                    context.redraw(prefix=context.window.no_file or self.texts.no_file)
                 return None
         return event  # pragma: no cover - Lifecycle is handed on before routing
 
@@ -236,6 +238,8 @@ class Engine:
             context.next_window = None  # the opener replaces the dialog, or refuses
             return Press(action)
         if token.step == 0:  # a menu's or a notice's button: it belongs elsewhere
+            if context.window.settled:
+                return _hand_on(context, Press(action))
             self._ask_to_leave(context, Press(action))
             return None
         if token.step != turn.previous_step:
@@ -275,9 +279,13 @@ class Engine:
             if handler is not None:
                 handler(context, arg)
                 return None
+            if context.window.settled:
+                return _hand_on(context, Text(text))
             self._ask_to_leave(context, Text(text))
             return None
         if context.window.on_text is None:
+            if context.window.settled:
+                return _hand_on(context, Text(text))
             context.redraw(prefix=self.texts.use_buttons)
         else:
             context.window.on_text(context, text)
@@ -295,6 +303,13 @@ class Engine:
         document["leaving"] = _event_to_json(pending)
         turn.state.open_dialog(document)
         context.next_window = None
+
+
+def _hand_on(context: Context, event: Event) -> Event:
+    """Close the dialog (nothing was in progress) and give ``event`` to where it belongs."""
+    context.close()
+    context.turn.state.close_dialog()
+    return event
 
 
 def _event_to_json(event: Event) -> dict[str, str]:

@@ -99,11 +99,12 @@ def test_two_sections_enter_their_cases_in_december(office):
     assert {r.member_id for r in rows[:2]} == {planning_id.id}
     assert {r.member_id for r in rows[2:]} == {works_id.id}
     assert all(r.roc_year == 115 and r.kept for r in rows)
-    # Another section's case cannot be deleted by a forged button.
+    # Another section's case cannot be deleted by a forged button: the list drew no such
+    # button, so the engine refuses it before any step runs.
     works.say("本課室案例")
     step = int(works.choices[0].action.split(":")[0])
-    works.act(Token(step, "cd", (str(rows[0].id),)).encode())
-    assert "這件案例不屬於您的課室" in works.text
+    works.act(Token(step, "del", (str(rows[0].id),)).encode())
+    assert "無法辨識這個按鈕" in works.text and "工務課 115年度案例" in works.text
     assert len(stored(office)) == 4
 
 
