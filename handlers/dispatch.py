@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from handlers import assessment, proposals, secretariat, texts
 from handlers.assessment import Refused, Sheet
 from handlers.commands import parse_command
-from handlers.dialogs import build_engine, cases, verify
+from handlers.dialogs import build_engine, cases, decide, verify
 from handlers.flow import Event, File, Lifecycle, Press, Text, event_of, match_label
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
@@ -195,7 +195,7 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
     return (turn.incoming.action is not None
             or (command is not None and (secretariat.is_desk_command(command.name)
                                          or command.name in ("overview", "help", "proposals")))
-            or turn.state.mode in (Mode.DIALOG, Mode.PROPOSAL_DECISION))
+            or turn.state.mode == Mode.DIALOG)
 
 
 def _text(turn: Turn, text: str) -> None:
@@ -304,7 +304,10 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb == "vo":  # a notice's 開始審定 button: opens a view, changes nothing
         verify.open_from_notice(turn, token)
         return
-    if token.verb in proposals.STEPLESS_VERBS:  # on notices: checked by the proposal's mark
+    if token.verb in decide.VERBS:  # on notices: checked by the proposal's mark
+        decide.handle_press(turn, token)
+        return
+    if token.verb in proposals.STEPLESS_VERBS:  # 補充提案 on a notice
         proposals.handle_stepless(turn, token)
         return
     if token.step != turn.previous_step:

@@ -52,13 +52,11 @@ from storage.errors import NotFound
 from storage.evidence import EvidenceStoreError
 from storage.models import Agency, Attachment, Member, Proposal, ProposalStatus, Section
 from storage.org import get_section, list_sections
-from storage.outbox import member_destinations
 from storage.proposals import (
     DECISIONS,
     EDITABLE,
     add_proposal_attachment,
     create_proposal,
-    decide_proposal,
     get_proposal,
     list_proposals,
     lock_proposal,
@@ -73,7 +71,7 @@ logger = logging.getLogger(__name__)
 ODT = "application/vnd.oasis.opendocument.text"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PROPOSER_MODES = (Mode.PROPOSAL_FIELD, Mode.PROPOSAL_MORE, Mode.PROPOSAL_REVIEW)
-TEXT_MODES = (*PROPOSER_MODES, Mode.PROPOSAL_DECISION)
+TEXT_MODES = PROPOSER_MODES
 #: One letter per status in tokens and marks.
 STATUS_CODES = {"d": ProposalStatus.DRAFT, "s": ProposalStatus.SUBMITTED,
                 "m": ProposalStatus.MORE_INFO, "a": ProposalStatus.ADOPTED,
@@ -86,23 +84,8 @@ DECISION_VERBS: dict[str, tuple[str, ProposalStatus]] = {
     "pi": (texts.IMPLEMENTED, ProposalStatus.IMPLEMENTED),
     "pm": (texts.ASK_MORE, ProposalStatus.MORE_INFO),
 }
-STEPLESS_VERBS = (*DECISION_VERBS, "po")
+STEPLESS_VERBS = ("po",)  # 補充提案 on a notice (the decisions are handlers.dialogs.decide)
 VERBS = ("pf", "pk", "px", "pr", "ps", "pe", "pw", "pc", "pl", "pv", "pz")
-_DECISION_PROMPTS = {
-    ProposalStatus.REJECTED: "請輸入不採用的原因（會通知提案人）。",
-    ProposalStatus.IMPLEMENTED: "請輸入可查核的網址或服務地址（評分注意事項：有網站或資料庫者應提供"
-                                "網址；有特殊服務設施或服務地點者，請提供服務所在位址供查核）。",
-    ProposalStatus.MORE_INFO: "請輸入需要提案人補充的內容（會通知提案人）。",
-}
-_TOLD = {
-    ProposalStatus.ADOPTED: "經秘書室決定：採用，將納入執行。被採用實施的創新方案列入年度嘉獎。",
-    ProposalStatus.REJECTED: "經秘書室決定：不採用。\n原因：{note}",
-    ProposalStatus.IMPLEMENTED: "經秘書室確認：已實施。\n查核網址／地址：{note}",
-    ProposalStatus.MORE_INFO: "秘書室請您補充資料：{note}\n"
-                              f"請按「{texts.PROPOSAL_MORE_INFO_BUTTON}」修改後再送出。",
-}
-_CHECKABLE = re.compile(r"https?://|www\.|[a-z0-9-]+\.(?:gov|org|com|edu|net)|"
-                        r"[路街號巷弄段市縣區鄉鎮里村]", re.IGNORECASE)
 _FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 LIST_BUTTONS = 5
 
@@ -453,13 +436,8 @@ def paste_new(turn: Turn, text: str) -> bool:
 
 
 def handle_text(turn: Turn, text: str, command: Command | None) -> bool:
-    """Typed input while writing or deciding a proposal; False if it is not for this flow."""
+    """Typed input while writing a proposal; False if it is not for this flow."""
     mode = turn.state.mode
-    if mode == Mode.PROPOSAL_DECISION:
-        if command is not None and command.name in ("cancel", "menu"):
-            return False
-        _decision_note(turn, text)
-        return True
     if mode not in PROPOSER_MODES:
         return False
     name = turn.state.proposal_field
@@ -700,98 +678,9 @@ def decision_choices(proposal: Proposal) -> tuple[Choice, ...]:
                  if proposal.status in DECISIONS[decision])
 
 
-def _decidable(turn: Turn, proposal_id: int | None, mark: str | None) -> Proposal:
-    """The proposal, locked, if it is still where it was when the decision began."""
-    _require_desk(turn)
-    proposal = lock_proposal(session=turn.session, proposal_id=proposal_id) \
-        if proposal_id is not None else None
-    if proposal is None or proposal.agency_id != _member(turn).agency_id \
-            or proposal.status == ProposalStatus.DRAFT:
-        raise Refused(texts.UNKNOWN_BUTTON)
-    if mark_of(proposal) != mark:
-        logger.info("stale decision on proposal %s (mark %s, now %s)", proposal.id, mark,
-                    mark_of(proposal))
-        raise Refused(_moved_on(turn, proposal))
-    return proposal
-
-
-def _moved_on(turn: Turn, proposal: Proposal) -> str:
-    if proposal.status == ProposalStatus.SUBMITTED:
-        return f"提案 {_named(proposal)} 已更新後重新送出，這個按鈕已失效，請使用最新通知的按鈕。"
-    who = turn.session.get(Member, proposal.decided_by_member_id) \
-        if proposal.decided_by_member_id else None
-    when = format_roc_date(proposal.decided_at) if proposal.decided_at else ""
-    return (f"提案 {_named(proposal)} 已由{who.name if who else '秘書室'}於{when}決定："
-            f"{_status(proposal)}，這個按鈕已失效。")
-
-
 def handle_stepless(turn: Turn, token: Token) -> None:
-    """Buttons on notices: the secretariat's decisions, the proposer's 補充提案."""
-    if token.verb == "po":
-        resume(turn, _token_proposal(turn, token, editing=True))
-        return
-    try:
-        proposal_id, mark = token.int_arg(0), token.arg(1)
-    except TokenError:
-        raise Refused(texts.UNKNOWN_BUTTON) from None
-    proposal = _decidable(turn, proposal_id, mark)
-    decision = DECISION_VERBS[token.verb][1]
-    if proposal.status not in DECISIONS[decision]:
-        raise Refused(texts.UNKNOWN_BUTTON)
-    if decision == ProposalStatus.ADOPTED:
-        _decide(turn, proposal, decision, None)
-        return
-    state = turn.state
-    state.to_menu()
-    state.mode, state.proposal_id = Mode.PROPOSAL_DECISION, proposal.id
-    state.proposal_field, state.proposal_mark = decision.value, mark
-    turn.say(f"{_named(proposal)}：{DECISION_VERBS[token.verb][0]}。\n"
-             f"{_DECISION_PROMPTS[decision]}", [turn.choice(texts.CANCEL, "x")])
-
-
-def _decision_note(turn: Turn, text: str) -> None:
-    """The reason, URL or request typed after 不採用, 已實施 or 請補件."""
-    state = turn.state
-    try:
-        decision = ProposalStatus(state.proposal_field or "")
-    except ValueError:
-        decision = None
-    if decision not in _DECISION_PROMPTS:
-        state.to_menu()
-        raise Refused(texts.UNKNOWN_BUTTON)
-    assert decision is not None
-    proposal = _decidable(turn, state.proposal_id, state.proposal_mark)
-    note = text.strip()
-    if not note or (decision == ProposalStatus.IMPLEMENTED and not _CHECKABLE.search(note)):
-        turn.say(("請輸入內容。" if not note else "這看起來不像網址或地址。")
-                 + _DECISION_PROMPTS[decision], [turn.choice(texts.CANCEL, "x")])
-        return
-    _decide(turn, proposal, decision, note)
-
-
-def _decide(turn: Turn, proposal: Proposal, decision: ProposalStatus, note: str | None) -> None:
-    member = _member(turn)
-    decide_proposal(session=turn.session, proposal=proposal, decision=decision, member=member,
-                    now=turn.now, note=note)
-    turn.state.to_menu()
-    turn.state.proposal_mark = None
-    proposer = turn.session.get(Member, proposal.proposer_member_id) \
-        if proposal.proposer_member_id else None
-    told = f"已通知提案人 {proposer.name}。" if proposer else ""
-    detail = f"\n{note}" if note else ""
-    turn.say(f"已決定：{_named(proposal)}，{_status(proposal)}。{told}{detail}",
-             [*decision_choices(proposal), turn.menu_choice(texts.PROPOSALS, "proposals"),
-              turn.menu_choice(texts.MENU, "menu")])
-    if proposer is None or proposer.id is None:
-        return
-    message = f"【提案決定】您的創意提案 {_named(proposal)}" \
-              + _TOLD[decision].format(note=note or "")
-    choices: tuple[Choice, ...] = ()
-    if decision == ProposalStatus.MORE_INFO:
-        choices = (Choice(texts.PROPOSAL_MORE_INFO_BUTTON,
-                          Token(0, "po", (str(proposal.id),)).encode()),)
-    turn.notify(member_destinations(session=turn.session, member_id=proposer.id),
-                Outgoing(message, choices), key=f"proposal:{proposal.id}:{mark_of(proposal)}:told")
+    """補充提案 on a notice: the proposer's proposal that was sent back, to change."""
+    resume(turn, _token_proposal(turn, token, editing=True))
 
 
 # --- buttons of the flow ---------------------------------------------------------------------

@@ -79,6 +79,11 @@ class State:
             state.mode, state.dialog = Mode.DIALOG, {
                 "name": "cases", "window": window, "leaving": None,
                 "data": {"heading": state.case_heading, "case_id": state.case_id}}
+        if state.mode == Mode.PROPOSAL_DECISION:  # before the decision was a dialog
+            state.mode, state.dialog = Mode.DIALOG, {
+                "name": "decide", "window": "note", "leaving": None,
+                "data": {"proposal_id": state.proposal_id, "mark": state.proposal_mark,
+                         "decision": state.proposal_field}}
         if state.mode == Mode.EVIDENCE:  # written before the score moved on by itself
             state.mode, state.evidence_for = Mode.QUESTION, state.question
         if not isinstance(state.drawn, list) or not all(
