@@ -418,8 +418,11 @@ def chat(
 def schedule_show(
     year: Annotated[int | None, typer.Option(help="民國年度，例如 115；預設為今年")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 輸出")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text、json 或 ics（行事曆檔）")] = "text",
+    out: Annotated[Path | None, typer.Option(help="ics 寫入的檔案；預設印在螢幕上")] = None,
 ) -> None:
-    """列出一年的每一則提醒：日期、時間、對象與內容，供秘書室事先確認。"""
+    """列出一年的每一則提醒：日期、時間、對象與內容，供秘書室事先確認；--format ics
+    產生可匯入行事曆的檔案（每則提醒一個事件，Asia/Taipei）。"""
     from bot.app import schedule_config
     from handlers.reminders import describe
     from rubric.calendar import WorkCalendar, plan_year
@@ -431,8 +434,29 @@ def schedule_show(
     roc_year = year if year is not None else to_roc_year(_now().astimezone(TAIPEI).year)
     if roc_year < 1:
         _fail("年度需為民國年，例如 115。")
+    fmt = "json" if as_json else fmt.lower()
+    if fmt not in ("text", "json", "ics"):
+        _fail(f"--format 只能是 text、json 或 ics（收到「{fmt}」）。")
+    plan = plan_year(roc_year, config, calendar)
+    if fmt == "ics":
+        from reports.calendar_ics import plan_calendar
+
+        database = _open_or_fail(settings)
+        try:
+            with database.transaction() as session:
+                name = _pick_agency(session, settings.agency).name
+        except NotFound as exc:
+            _fail(_not_found_message(exc))
+        content = plan_calendar([(r, *describe(r)) for r in plan], roc_year=roc_year,
+                                agency=name, stamp=_now())
+        if out is None:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            _write_report(content, out)
+        return
     rows = []
-    for reminder in plan_year(roc_year, config, calendar):
+    for reminder in plan:
         label, audience, text = describe(reminder)
         moved = ""
         if reminder.moved_from is not None:
@@ -441,7 +465,7 @@ def schedule_show(
         rows.append({"date": reminder.day.isoformat(), "roc_date": format_roc_date(reminder.day),
                      "time": reminder.fire_time.strftime("%H:%M"), "kind": label,
                      "audience": audience, "text": text, "moved": moved})
-    if as_json:
+    if fmt == "json":
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{roc_year}年度提醒排程（{settings.timezone}）")

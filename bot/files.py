@@ -38,6 +38,7 @@ MIME_TYPES = {
     ".jpeg": "image/jpeg",
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
+    ".ics": "text/calendar; charset=utf-8",
 }
 
 

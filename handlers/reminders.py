@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from handlers import texts
-from handlers.messages import Choice, Outgoing
+from handlers.messages import Choice, Document, Outgoing
 from handlers.tokens import Token
+from reports.calendar_ics import window_calendar, window_filename
 from rubric import Period, latest_rubric_year, load_year
 from rubric.calendar import (
     AUDIENCE_LABELS,
@@ -56,6 +57,7 @@ from storage.report_cases import list_report_cases
 
 logger = logging.getLogger(__name__)
 
+ICS = "text/calendar"
 FILL_BUTTON = Choice(texts.FILL, Token(0, "m", ("fill",)).encode())
 CASES_BUTTON = Choice(texts.CASES, Token(0, "m", ("cases",)).encode())
 
@@ -175,6 +177,10 @@ class Reminders:
         window = reminder.window
         assert window is not None
         found = []
+        # The same file for everyone (stamped with the opening day: a resend is identical).
+        stamp = datetime.combine(reminder.day, reminder.fire_time, TAIPEI)
+        ics = Document(window_filename(window), window_calendar(
+            window, agency=agency.name, stamp=stamp), ICS)
         for section, members in _sections_and_members(session, agency):
             # Sent late (the bot was down on the opening day), it still goes only where
             # there is work: not to a section that has submitted or been verified.
@@ -190,9 +196,10 @@ class Reminders:
                 if not destinations:
                     continue
                 text = (f"【自評開始】{window.period.label}服務品質自行考核開始了，"
-                        f"請於{format_roc_date(window.due)}前完成並送出。\n{progress}")
+                        f"請於{format_roc_date(window.due)}前完成並送出。\n{progress}\n"
+                        "附上行事曆檔（.ics），開啟即可把填寫期間與截止日加入您的行事曆。")
                 found.append((f"member:{member.id}", destinations,
-                               Outgoing(text, (FILL_BUTTON,))))
+                               Outgoing(text, (FILL_BUTTON,), document=ics)))
         return found
 
     def _report_cases(self, session: Session, agency: Agency, reminder: PlannedReminder

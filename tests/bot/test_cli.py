@@ -150,6 +150,27 @@ def test_schedule_show_follows_the_settings(run, monkeypatch):
     assert "機關休息日" in opening["moved"]
 
 
+def test_schedule_show_writes_the_years_plan_as_a_calendar(run, database_url, tmp_path):
+    from rubric.calendar import ScheduleConfig, WorkCalendar, plan_year
+    from tests.reports.test_calendar_ics import events
+
+    assert run("init", "--demo", database_url=database_url).exit_code == 0
+    out = tmp_path / "115.ics"
+    result = run("schedule", "show", "--year", "115", "--format", "ics", "--out", str(out),
+                 database_url=database_url)
+    assert result.exit_code == 0, result.output
+    found = events(out.read_bytes())
+    plan = plan_year(115, ScheduleConfig(), WorkCalendar())
+    assert len(found) == len(plan)  # every reminder an event, on its working day
+    opening = next(e for e in found if e["DTSTART;TZID=Asia/Taipei"] == "20261201T090000"
+                   and e["SUMMARY"].startswith("自評開始"))
+    assert opening["SUMMARY"] == "自評開始：各課室全體同仁"
+    assert "請於115年12月18日前完成並送出" in opening["DESCRIPTION"]
+    moved = run("schedule", "show", "--year", "115", "--format", "xml",
+                database_url=database_url)
+    assert moved.exit_code != 0 and "--format 只能是 text、json 或 ics" in moved.output
+
+
 def test_report_quarterly_json_and_errors(run, database_url, tmp_path):
     assert run("init", "--demo", database_url=database_url).exit_code == 0
     out = tmp_path / "q.json"

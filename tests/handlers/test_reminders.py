@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from rubric.calendar import ScheduleConfig, WorkCalendar, plan_year
 from storage.models import ChatBinding, OutboxMessage, ReminderLog, Role
 from storage.org import ensure_demo_agency
 from tests.handlers.test_flows import answer_all
+from tests.reports.test_calendar_ics import events
 
 CONFIG = ScheduleConfig()
 RUBRIC = load_year(105)
@@ -189,3 +191,17 @@ def test_members_without_a_chat_get_nothing(office):
     assert reminders.run_due(at_nine(date(2026, 4, 1))).sent == []
     with office.database.transaction() as session:
         assert session.exec(select(OutboxMessage)).all() == []
+
+
+def test_every_opening_reminder_carries_the_quarters_calendar(office, people):
+    Reminders(office.database, CONFIG).run_due(datetime(2026, 12, 1, 1, 30,
+                                                                  tzinfo=UTC))
+    openings = [m for m in office.outbox() if m.payload["text"].startswith("【自評開始】")]
+    assert openings
+    for message in openings:
+        document = message.payload["document"]
+        assert document["filename"] == "115年第4季自評期程.ics"
+        assert document["mime_type"] == "text/calendar"
+        summaries = [e["SUMMARY"] for e in events(base64.b64decode(document["content"]))]
+        assert summaries == ["115年第4季服務品質自行考核（填寫期間）", "115年第4季自評截止"]
+        assert "行事曆檔" in message.payload["text"]
