@@ -497,7 +497,10 @@ def _table_bytes(kind: str, table: Any, fmt: str) -> bytes | str:
     if fmt == "png":
         return charts.quarter_chart_png(table) if kind == "quarter" \
             else charts.annual_trend_png(table)
-    return getattr(tables, f"{kind}_{fmt}")(table)  # type: ignore[no-any-return]
+    content = getattr(tables, f"{kind}_{fmt}")(table)
+    if fmt == "csv":  # with a byte-order mark, or Excel reads the Chinese as Big5
+        return str(content).encode("utf-8-sig")
+    return content  # type: ignore[no-any-return]
 
 
 @report_app.command("quarterly")

@@ -357,6 +357,18 @@ def _ods_bytes(sheets: Sequence[_Sheet], title: str) -> bytes:
                                    ("style:print-orientation", "landscape"),
                                    ("fo:margin", "1cm"), ("style:scale-to-X", "1")):
             properties.set_attribute(attribute, setting)
+    # The template prints an English "Page 1" under a "???" sheet name: no header, and a
+    # zh-TW footer with the title and 第 1 頁，共 2 頁.
+    footer = ('<style:footer><text:p>' + escape(title) + '　第 <text:page-number>1'
+              '</text:page-number> 頁，共 <text:page-count>1</text:page-count> 頁'
+              '</text:p></style:footer>')
+    for master in document.styles.get_elements("//style:master-page"):
+        for child in list(master.children):
+            if child.tag == "style:header":
+                master.replace_element(child, Element.from_tag(
+                    '<style:header style:display="false"/>'))
+            elif child.tag == "style:footer":
+                master.replace_element(child, Element.from_tag(footer))
     for key, body in _ODS_STYLES.items():
         if body:
             document.insert_style(

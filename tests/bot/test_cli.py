@@ -171,6 +171,17 @@ def test_schedule_show_writes_the_years_plan_as_a_calendar(run, database_url, tm
     assert moved.exit_code != 0 and "--format 只能是 text、json 或 ics" in moved.output
 
 
+def test_the_quarterly_csv_opens_in_excel(run, database_url, tmp_path):
+    """Excel reads a CSV without a byte-order mark as the local code page (Big5 here)."""
+    assert run("init", "--demo", database_url=database_url).exit_code == 0
+    out = tmp_path / "q.csv"
+    result = run("report", "quarterly", "--year", "115", "--quarter", "4", "--format", "csv",
+                 "--out", str(out), database_url=database_url)
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and "受考核單位名稱" in data.decode("utf-8-sig")
+
+
 def test_report_quarterly_json_and_errors(run, database_url, tmp_path):
     assert run("init", "--demo", database_url=database_url).exit_code == 0
     out = tmp_path / "q.json"

@@ -213,6 +213,22 @@ def ods_cells_are_typed_and_styled(content: bytes, table: QuarterTable) -> None:
             assert total.get(q("office", "value")) == str(row.total)
 
 
+def test_the_ods_prints_a_chinese_footer_and_no_template_header() -> None:
+    """The template printed 「???」 above and an English "Page 1" below every page."""
+    table = demo_quarter()
+    with zipfile.ZipFile(io.BytesIO(quarter_ods(table))) as archive:
+        styles = ElementTree.fromstring(archive.read("styles.xml"))
+    ns = {"style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0"}
+    masters = styles.findall(".//style:master-page", ns)
+    assert masters
+    for master in masters:
+        header = master.find("style:header", ns)
+        assert header is not None and header.get(f"{{{ns['style']}}}display") == "false"
+        footer = "".join(master.find("style:footer", ns).itertext())  # type: ignore[union-attr]
+        assert footer.startswith(table.title) and "第 1 頁，共 1 頁" in footer
+        assert "Page" not in footer
+
+
 def test_quarter_xlsx_reads_back_with_calamine_and_openpyxl() -> None:
     table = demo_quarter()
     data = quarter_xlsx(table)
