@@ -33,6 +33,7 @@ GRADE = "等第"
 MONTH = "考核年月"
 NOTE = "備註"
 FOLLOW_UP = "考核結果處理情形："
+UNITS = "受考核單位："
 SELF_MARK = "（自評）"
 VERIFIED_NOTE = "審定分數"
 SELF_NOTE = "自評分數"
@@ -178,6 +179,11 @@ def _line_height(text: str, width_chars: float, points_per_line: float = 16.0) -
     return max(points_per_line, lines * points_per_line + 4)
 
 
+def assessed_units(table: QuarterTable) -> str:
+    """The seed's 「受考核單位：」 line, naming the sections of the table in its order."""
+    return UNITS + "、".join(row.section for row in table.rows)
+
+
 def _quarter_sheet(table: QuarterTable) -> _Sheet:
     items = table.items
     n = len(items)
@@ -186,6 +192,8 @@ def _quarter_sheet(table: QuarterTable) -> _Sheet:
     sheet = _Sheet(name=sheet_name(table.period_label), title=table.title, width=width)
     sheet.widths = [24.0, 6.0, 20.0] + [12.0] * n + [8.0, 10.0, 11.0, 16.0]
     sheet.add_line(table.title, "title", 30)
+    units = assessed_units(table)
+    sheet.add_line(units, "info", _line_height(units, sum(sheet.widths)))
     sheet.add_line(table.grade_scale, "info", 20)
 
     top = [_Cell(AGENCY, "header"), _Cell(NUMBER, "header"), _Cell(SECTION, "header"),

@@ -69,7 +69,7 @@ HEADER_1 = ["實施考核機關", "編號", "受考核單位名稱", "考核項�
 ITEM_NAMES = ["服務流程", "機關形象", "顧客關係", "資訊提供及檢索服務", "線上服務及電子參與",
               "提供創新服務情形", "辦理服務規劃創新整合情形"]
 ITEM_MAXIMA = ["280分", "170分", "150分", "100分", "100分", "100分", "100分"]
-FIRST_DATA_ROW = 5  # zero-based: title, scale, three header rows
+FIRST_DATA_ROW = 6  # zero-based: title, 受考核單位, scale, three header rows
 
 
 def grade_of(total: int) -> str:
@@ -142,10 +142,11 @@ def expected_row(row: TableRow) -> list[Any]:
 def check_quarter_grid(names: list[str], grid: list[list[Any]], table: QuarterTable) -> None:
     assert names == ["115年第4季"]
     assert grid[0][0] == TITLE
-    assert grid[1][0] == SCALE
-    assert grid[2] == HEADER_1
-    assert grid[3][3:10] == ITEM_NAMES
-    assert grid[4][3:10] == ITEM_MAXIMA
+    assert grid[1][0] == "受考核單位：" + "、".join(row.section for row in table.rows)
+    assert grid[2][0] == SCALE
+    assert grid[3] == HEADER_1
+    assert grid[4][3:10] == ITEM_NAMES
+    assert grid[5][3:10] == ITEM_MAXIMA
     data = grid[FIRST_DATA_ROW:FIRST_DATA_ROW + len(table.rows)]
     assert [row[:14] for row in data] == [expected_row(row) for row in table.rows]
     for line in data:  # every number is a numeric cell, never text
@@ -200,7 +201,7 @@ def ods_cells_are_typed_and_styled(content: bytes, table: QuarterTable) -> None:
     title = rows[0].find("table:table-cell", NS)
     assert title is not None and title.get(q("table", "number-columns-spanned")) == "14"
     spans = [cell.get(q("table", "number-columns-spanned"))
-             for cell in rows[2].findall("table:table-cell", NS)]
+             for cell in rows[3].findall("table:table-cell", NS)]
     assert "7" in spans  # 考核項目及成績 spans the seven item columns
     for number, row in enumerate(table.rows):
         cells = rows[FIRST_DATA_ROW + number].findall("table:table-cell", NS)
@@ -237,7 +238,7 @@ def test_quarter_xlsx_reads_back_with_calamine_and_openpyxl() -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     assert sheet is not None and sheet.title == "115年第4季"
     merged = {str(area) for area in sheet.merged_cells.ranges}
-    assert {"A1:N1", "A2:N2", "D3:J3", "A3:A5", "K3:K5"} <= merged
+    assert {"A1:N1", "A2:N2", "A3:N3", "D4:J4", "A4:A6", "K4:K6"} <= merged
     for number, row in enumerate(table.rows):
         excel_row = FIRST_DATA_ROW + number + 1
         cells = sheet[excel_row]
@@ -249,7 +250,7 @@ def test_quarter_xlsx_reads_back_with_calamine_and_openpyxl() -> None:
             if score is not None:
                 assert cell.data_type == "n" and isinstance(cell.value, int)
         assert cells[10].value == row.total
-    assert sheet.freeze_panes == "D6"
+    assert sheet.freeze_panes == "D7"
 
 
 def test_quarter_csv_has_one_header_row_and_the_same_content() -> None:
