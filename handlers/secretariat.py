@@ -156,16 +156,20 @@ def send_annual(turn: Turn, arg: str) -> None:
     cleaned = to_halfwidth(arg).strip().removesuffix("年").removesuffix("年度")
     roc_year = int(cleaned) if cleaned.isdigit() else desk_period(turn).roc_year
     from reports.charts import annual_trend_png
-    from reports.tables import annual_ods, annual_xlsx
+    from reports.tables import _plain_number, annual_ods, annual_xlsx
 
     table = build_annual_table(turn.session, _agency(turn), roc_year)
-    lines = [table.title, ""]
+    lines = [table.title, table.rules, ""]
     for row in table.rows:
-        shown = "—" if row.aggregate is None else f"{row.aggregate:.1f}"
-        quarters = "／".join("—" if t is None else str(t) for t in row.quarter_totals)
-        lines.append(f"{row.rank or '—'}. {row.section}：{shown}（{quarters}）{row.grade or ''}")
+        shown = "—" if row.aggregate is None else f"{_plain_number(row.aggregate)}"
+        quarters = "／".join("—" if t is None else f"{t}{'' if done else '（自評）'}"
+                            for t, done in zip(row.quarter_totals, row.verified, strict=True))
+        note = f"　{row.standing}" if row.standing else ""
+        lines.append(f"{row.rank or '—'}. {row.section}：{shown}（{quarters}）"
+                     f"{row.grade or ''}{note}")
     lines += ["", "【嘉獎乙次】", f"成績最優課室：{'、'.join(table.best_sections) or '—'}"]
-    phone = "、".join(f"{p}（{s}，{score:g} 分）" for p, s, score in table.best_phone)
+    phone = "、".join(f"{p}（{s}，全年 {n} 次平均 {average:g} 分）"
+                     for p, s, average, n in table.best_phone)
     lines.append(f"電話禮貌最佳人員：{phone or '—'}")
     adopted = "、".join(f"{t}（{p}，{s}）" for t, p, s in table.adopted_proposals)
     lines.append(f"創新方案被採用實施者：{adopted or '—'}")

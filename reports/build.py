@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlmodel import Session, col, select
 
 from reports.model import (
@@ -105,9 +107,28 @@ def build_quarter_table(session: Session, agency: Agency, period: Period,
         rows=tuple(rows), follow_up=follow_up)
 
 
+QUARTER_WORDS = ("第1季", "第2季", "第3季", "第4季")
+#: The phone test commendation goes to people tested at least this often in the year.
+PHONE_TESTS_NEEDED = 2
+
+
+def ranking_rules(method: str) -> str:
+    """The rules the annual table applies, as printed under its title."""
+    word = {"average": "平均", "sum": "合計"}[method]
+    return (f"年度成績為第1至4季總分之{word}，四季皆須送出；四季皆經秘書室審定者始列名次，"
+            "含自評分數者列出但不排名。同分時以第4季總分高者為先，再同分者並列。"
+            f"電話禮貌最佳人員為全年測試平均分數最高者（全年受測{PHONE_TESTS_NEEDED}次以上者"
+            f"優先；無人受測{PHONE_TESTS_NEEDED}次以上時，以全部受測者比較），同分者並列。")
+
+
 def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
                        method: str = "average") -> AnnualTable:
-    """Q1–Q4 per section, aggregated, ranked, with the seed's three commendations."""
+    """Q1–Q4 per section, aggregated, ranked, with the seed's three commendations.
+
+    All four quarters count: a section with a quarter not submitted is 未完成 and has no
+    year's result; only a section verified in all four can be ranked and commended (one
+    whose self scores would otherwise beat verified ones is listed, marked, unranked).
+    """
     if method not in ("average", "sum"):
         raise ValueError(f"method must be average or sum, not {method!r}")
     rubric = _rubric_for(agency, roc_year)
@@ -115,31 +136,46 @@ def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
     rows: list[AnnualRow] = []
     for index, first in enumerate(quarters[0].rows):
         totals = tuple(q.rows[index].total for q in quarters)
-        present = [t for t in totals if t is not None]
+        verified = tuple(q.rows[index].verified for q in quarters)
+        missing = [QUARTER_WORDS[n] for n, t in enumerate(totals) if t is None]
         aggregate: float | None = None
         grade = None
-        if present:
-            aggregate = sum(present) / len(present) if method == "average" else float(sum(present))
-            grade = grade_for(rubric, int(sum(present) / len(present)))
-        rows.append(AnnualRow(first.section, totals, aggregate, None, grade))  # type: ignore[arg-type]
-    ranked = sorted(rows, key=lambda r: (r.aggregate is None, -(r.aggregate or 0), r.section))
-    final: list[AnnualRow] = []
-    for position, entry in enumerate(ranked, start=1):
-        rank = None
-        if entry.aggregate is not None:  # ties share a rank (1, 1, 3)
-            same = [r for r in final if r.aggregate == entry.aggregate]
-            rank = same[0].rank if same else position
-        final.append(AnnualRow(entry.section, entry.quarter_totals, entry.aggregate, rank,
-                               entry.grade))
+        standing = ""
+        if missing:
+            standing = f"未完成（缺{'、'.join(missing)}）"
+        else:
+            present = [t for t in totals if t is not None]
+            aggregate = sum(present) / 4 if method == "average" else float(sum(present))
+            grade = grade_for(rubric, int(sum(present) / 4))
+            unverified = [QUARTER_WORDS[n] for n, v in enumerate(verified) if not v]
+            if unverified:
+                standing = f"含自評（{'、'.join(unverified)}）"
+        rows.append(AnnualRow(first.section, totals, aggregate, None, grade,  # type: ignore[arg-type]
+                              verified, standing))  # type: ignore[arg-type]
+    eligible = sorted((r for r in rows if not r.standing and r.aggregate is not None),
+                      key=lambda r: (-(r.aggregate or 0), -(r.quarter_totals[3] or 0)))
+    ranks: dict[str, int] = {}
+    for position, entry in enumerate(eligible, start=1):
+        before = eligible[position - 2] if position > 1 else None
+        tied = before is not None and (before.aggregate, before.quarter_totals[3]) == (
+            entry.aggregate, entry.quarter_totals[3])
+        ranks[entry.section] = ranks[before.section] if tied and before else position
+    final = tuple(dataclasses.replace(r, rank=ranks.get(r.section)) for r in rows)
     best = tuple(r.section for r in final if r.rank == 1)
     year = Period(roc_year, 1)
     tests = phone_tests(session=session, agency_id=agency.id or 0, first_day=year.first_day,
                         last_day=Period(roc_year, 4).last_day)
     sections = {s.id: s.name for s in list_sections(session=session, agency=agency)}
-    top = max((t.score for t in tests), default=None)
-    best_phone = tuple(dict.fromkeys(
-        (t.person_tested, sections.get(t.section_id, ""), float(t.score))
-        for t in tests if top is not None and t.score == top))
+    people: dict[tuple[str, str], list[int]] = {}
+    for test in tests:
+        people.setdefault((test.person_tested, sections.get(test.section_id, "")),
+                          []).append(test.score)
+    often = {who: scores for who, scores in people.items() if len(scores) >= PHONE_TESTS_NEEDED}
+    pool = often or people
+    averages = {who: round(sum(scores) / len(scores), 2) for who, scores in pool.items()}
+    top = max(averages.values(), default=None)
+    best_phone = tuple((person, section, average, len(pool[(person, section)]))
+                       for (person, section), average in averages.items() if average == top)
     proposals = session.exec(select(Proposal).where(
         Proposal.agency_id == agency.id, Proposal.roc_year == roc_year,
         col(Proposal.status).in_([ProposalStatus.ADOPTED, ProposalStatus.IMPLEMENTED]))
@@ -152,8 +188,9 @@ def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
                         sections.get(proposal.section_id, "")))
     return AnnualTable(
         title=f"{agency.name}{roc_year}年度提升服務品質自行考核年度成績彙總表",
-        agency=agency.name, roc_year=roc_year, method=method, rows=tuple(final),
-        best_sections=best, best_phone=best_phone, adopted_proposals=tuple(adopted))
+        agency=agency.name, roc_year=roc_year, method=method, rows=final,
+        best_sections=best, best_phone=best_phone, adopted_proposals=tuple(adopted),
+        rules=ranking_rules(method))
 
 
 def build_section_form(session: Session, assessment: Assessment) -> SectionForm:

@@ -51,9 +51,13 @@ class AnnualRow:
 
     section: str
     quarter_totals: tuple[int | None, int | None, int | None, int | None]
-    aggregate: float | None  # average (default) or sum of the quarters with a total
-    rank: int | None
+    aggregate: float | None  # average (default) or sum of the four quarters; None if one is missing
+    rank: int | None  # only when all four quarters are verified (see ``standing``)
     grade: str | None
+    #: which quarters' totals the secretariat verified (the others are self scores)
+    verified: tuple[bool, bool, bool, bool] = (True, True, True, True)
+    #: why the section has no rank: 未完成（缺第3季）, 含自評（第4季）; empty when ranked
+    standing: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,11 @@ class AnnualTable:
     method: str  # "average" or "sum"
     rows: tuple[AnnualRow, ...]  # ranked
     best_sections: tuple[str, ...]  # 成績最優課室 (ties share it)
-    best_phone: tuple[tuple[str, str, float], ...]  # (person, section, best test score)
+    #: (person, section, the year's average test score, number of tests)
+    best_phone: tuple[tuple[str, str, float, int], ...]
     adopted_proposals: tuple[tuple[str, str, str], ...]  # (title, proposer, section)
+    #: how the ranking and the commendations were decided, printed on the sheet
+    rules: str = ""
 
 
 @dataclass(frozen=True)

@@ -231,9 +231,9 @@ def _award_rows(table: AnnualTable) -> list[list[Value]]:
     rows: list[list[Value]] = [[AWARDS]]
     rows.append([BEST_SECTION, SECTION])
     rows += [[None, section] for section in table.best_sections] or [[None, NONE_YET]]
-    rows.append([BEST_PHONE, "姓名", SECTION, "測試分數"])
-    rows += [[None, person, section, score] for person, section, score in table.best_phone] \
-        or [[None, NONE_YET]]
+    rows.append([BEST_PHONE, "姓名", SECTION, "全年平均分數", "測試次數"])
+    rows += [[None, person, section, average, count]
+             for person, section, average, count in table.best_phone] or [[None, NONE_YET]]
     rows.append([ADOPTED, "方案名稱", "提案人", SECTION])
     rows += [[None, title, proposer, section]
              for title, proposer, section in table.adopted_proposals] or [[None, NONE_YET]]
@@ -242,19 +242,19 @@ def _award_rows(table: AnnualTable) -> list[list[Value]]:
 
 def _annual_info(table: AnnualTable) -> str:
     word = METHOD_WORDS.get(table.method, table.method)
-    return (f"{AGENCY}：{table.agency}；年度成績為第1至4季總分之{word}"
-            "（未送出之季不列入計算）")
+    rules = table.rules or f"年度成績為第1至4季總分之{word}。"
+    return f"{AGENCY}：{table.agency}；{rules}斜體為自評分數（尚未審定）。"
 
 
 def _annual_header(table: AnnualTable) -> list[str]:
-    return [RANK, SECTION, *QUARTERS, aggregate_label(table.method), GRADE]
+    return [RANK, SECTION, *QUARTERS, aggregate_label(table.method), GRADE, NOTE]
 
 
 def _annual_sheet(table: AnnualTable) -> _Sheet:
     header = _annual_header(table)
     width = len(header)
     sheet = _Sheet(name=sheet_name(f"{table.roc_year}年度"), title=table.title, width=width)
-    sheet.widths = [22.0, 28.0, 14.0, 14.0, 14.0, 14.0, 16.0, 8.0]
+    sheet.widths = [22.0, 28.0, 14.0, 14.0, 14.0, 14.0, 16.0, 8.0, 22.0]
     sheet.add_line(table.title, "title", 30)
     info = _annual_info(table)
     sheet.add_line(info, "info", _line_height(info, sum(sheet.widths)))
@@ -262,8 +262,10 @@ def _annual_sheet(table: AnnualTable) -> _Sheet:
     sheet.freeze = (2, header_row + 1)
     for row in table.rows:
         cells = [_Cell(row.rank), _Cell(row.section)]
-        cells += [_Cell(total) for total in row.quarter_totals]
-        cells += [_Cell(row.aggregate, number_format="0.0#"), _Cell(row.grade)]
+        cells += [_Cell(total, "cell" if done or total is None else "self")
+                  for total, done in zip(row.quarter_totals, row.verified, strict=True)]
+        cells += [_Cell(_plain_number(row.aggregate)), _Cell(row.grade),
+                  _Cell(row.standing or None)]
         sheet.add(cells)
     sheet.add([])
     for values in _award_rows(table):
@@ -598,7 +600,8 @@ def annual_csv(table: AnnualTable) -> str:
 
 
 def _annual_values(row: AnnualRow) -> list[Value]:
-    return [row.rank, row.section, *row.quarter_totals, row.aggregate, row.grade]
+    return [row.rank, row.section, *row.quarter_totals, _plain_number(row.aggregate), row.grade,
+            row.standing]
 
 
 def annual_json(table: AnnualTable) -> dict[str, Any]:
@@ -612,6 +615,7 @@ def annual_json(table: AnnualTable) -> dict[str, Any]:
         "agency": table.agency,
         "roc_year": table.roc_year,
         "method": table.method,
+        "rules": table.rules,
         "rows": [
             {
                 "rank": row.rank,
@@ -619,13 +623,16 @@ def annual_json(table: AnnualTable) -> dict[str, Any]:
                 "quarter_totals": list(row.quarter_totals),
                 "aggregate": row.aggregate,
                 "grade": row.grade,
+                "verified": list(row.verified),
+                "standing": row.standing,
             }
             for row in table.rows
         ],
         "awards": {
             "best_sections": list(table.best_sections),
-            "best_phone": [{"person": person, "section": section, "score": score}
-                           for person, section, score in table.best_phone],
+            "best_phone": [{"person": person, "section": section, "average": average,
+                            "tests": count}
+                           for person, section, average, count in table.best_phone],
             "adopted_proposals": [{"title": title, "proposer": proposer, "section": section}
                                   for title, proposer, section in table.adopted_proposals],
         },

@@ -171,3 +171,17 @@ def test_attachments_are_sent_again_on_request(office):
     assert replies[0].document.content == b"%PDF-1.4 flow"
     assert replies[1].picture.content == b"\x89PNG photo"
     assert "已傳送 1.1 的 2 個附件" in replies[2].text
+
+
+def test_the_years_summary_marks_self_scores_and_says_how_it_ranks(office):
+    staff = office.chat("王小明")
+    answer_all(staff)
+    staff.press("送出")
+    staff.press("確認送出")
+    secretary = office.chat("陳秘書")
+    secretary.say("年度 115")
+    summary = secretary.last[0].text
+    assert "四季皆經秘書室審定者始列名次" in summary
+    line = next(part for part in summary.splitlines() if part.startswith("—. 規劃課"))
+    assert f"{sum(SCORES.values())}（自評）" in line and "未完成（缺第1季、第2季、第3季）" in line
+    assert "成績最優課室：—" in summary

@@ -114,14 +114,17 @@ def test_the_year_and_its_commendations(quarter):
         agency = session.exec(select(Agency)).one()
         annual = build_annual_table(session, agency, 115)
         total = build_annual_table(session, agency, 115, method="sum")
-    ranked = [(r.rank, r.section, r.aggregate) for r in annual.rows if r.rank is not None]
-    assert ranked == [(1, "工務課", 832.0), (1, "規劃課", 832.0), (3, "管理課", 812.0)]
-    assert annual.best_sections == ("工務課", "規劃課")  # a tie: both are commended
-    assert annual.best_phone == (("王小明", "規劃課", 92.0), ("趙工程師", "工務課", 92.0))
+    # Only the third quarter exists: nobody has a year's result yet, nobody is commended
+    # (the old default averaged the quarters there were and commended 工務課 and 規劃課).
+    assert [r.rank for r in annual.rows] == [None] * len(annual.rows)
+    planning = next(r for r in annual.rows if r.section == "規劃課")
+    assert (planning.aggregate, planning.standing) == (None, "未完成（缺第1季、第2季、第4季）")
+    assert planning.quarter_totals == (None, None, 832, None)
+    assert annual.best_sections == ()
+    # Tested once each, nobody twice: everyone is compared, the tie shared.
+    assert annual.best_phone == (("王小明", "規劃課", 92.0, 1), ("趙工程師", "工務課", 92.0, 1))
     assert annual.adopted_proposals == (("河川巡防線上通報", "工務同仁", "工務課"),)
-    no_submission = next(r for r in annual.rows if r.section == "秘書室")
-    assert (no_submission.rank, no_submission.aggregate) == (None, None)
-    assert next(r for r in total.rows if r.section == "規劃課").aggregate == 832.0
+    assert next(r for r in total.rows if r.section == "規劃課").aggregate is None
 
 
 def test_the_section_form(quarter):

@@ -117,7 +117,7 @@ def demo_annual() -> AnnualTable:
     return AnnualTable(
         title=f"{AGENCY}115年度提升服務品質自行考核年度成績", agency=AGENCY, roc_year=115,
         method="average", rows=tuple(rows), best_sections=("政風室",),
-        best_phone=(("王小明", "秘書室", 96.5), ("李大華", "工務課", 96.5)),
+        best_phone=(("王小明", "秘書室", 96.5, 2), ("李大華", "工務課", 96.5, 4)),
         adopted_proposals=(("防汛資訊一站通", "陳美玲", "規劃課"),
                            ("=HYPERLINK(\"x\")線上預約", "林志強", "管理課")))
 
@@ -315,7 +315,7 @@ def test_sheet_names_are_legal() -> None:
 # ---------------------------------------------------------------- annual table
 
 ANNUAL_HEADER = ["名次", "受考核單位名稱", "第1季", "第2季", "第3季", "第4季", "年度成績（平均）",
-                 "等第"]
+                 "等第", "備註"]
 
 
 def check_annual_grid(names: list[str], grid: list[list[Any]], table: AnnualTable) -> None:
@@ -327,7 +327,8 @@ def check_annual_grid(names: list[str], grid: list[list[Any]], table: AnnualTabl
         assert line[0] == ("" if row.rank is None else float(row.rank))
         assert line[1] == row.section
         assert line[2:6] == ["" if t is None else float(t) for t in row.quarter_totals]
-        assert line[6] == ("" if row.aggregate is None else pytest.approx(row.aggregate))
+        assert line[6] == ("" if row.aggregate is None
+                           else pytest.approx(round(row.aggregate, 2)))
         assert all(isinstance(v, float) for v in line[2:7] if v != "")
         assert line[7] == (row.grade or "")
     rest = [[cell for cell in line if cell != ""] for line in grid[3 + len(table.rows):]]
@@ -335,8 +336,8 @@ def check_annual_grid(names: list[str], grid: list[list[Any]], table: AnnualTabl
     assert rest == [
         ["獎勵（嘉獎乙次）"],
         ["成績最優課室", "受考核單位名稱"], ["政風室"],
-        ["電話禮貌最佳人員", "姓名", "受考核單位名稱", "測試分數"],
-        ["王小明", "秘書室", 96.5], ["李大華", "工務課", 96.5],
+        ["電話禮貌最佳人員", "姓名", "受考核單位名稱", "全年平均分數", "測試次數"],
+        ["王小明", "秘書室", 96.5, 2.0], ["李大華", "工務課", 96.5, 4.0],
         ["創新方案被採用實施者", "方案名稱", "提案人", "受考核單位名稱"],
         ["防汛資訊一站通", "陳美玲", "規劃課"],
         ["=HYPERLINK(\"x\")線上預約", "林志強", "管理課"],
@@ -364,16 +365,16 @@ def test_annual_csv_has_the_same_content() -> None:
     lines = list(csv.reader(io.StringIO(annual_csv(table))))
     assert lines[0] == ANNUAL_HEADER
     body = lines[1:1 + len(table.rows)]
-    assert body[0] == ["1", "政風室", "950", "960", "970", "1000", "970", "優"]
-    assert body[2] == ["3", "工務課", "850", "860", "", "875", "861.67", "甲"]
-    assert body[4] == ["", "管理課", "", "", "", "", "", ""]
+    assert body[0] == ["1", "政風室", "950", "960", "970", "1000", "970", "優", ""]
+    assert body[2] == ["3", "工務課", "850", "860", "", "875", "861.67", "甲", ""]
+    assert body[4] == ["", "管理課", "", "", "", "", "", "", ""]
     rest = lines[1 + len(table.rows):]
     assert rest[0] == []
     assert dict(line for line in rest[1:5]) == {
         "標題": table.title, "實施考核機關": AGENCY, "年度": "115", "彙總方式": "平均"}
     awards = [[cell for cell in line if cell] for line in rest[6:]]
     assert awards[0] == ["獎勵（嘉獎乙次）"]
-    assert ["王小明", "秘書室", "96.5"] in awards
+    assert ["王小明", "秘書室", "96.5", "2"] in awards
     # A spreadsheet must not run a proposal title as a formula.
     assert ["'=HYPERLINK(\"x\")線上預約", "林志強", "管理課"] in awards
 
@@ -386,10 +387,10 @@ def test_annual_json_round_trips() -> None:
     assert document["rows"][2] == {"rank": 3, "section": "工務課",
                                    "quarter_totals": [850, 860, None, 875],
                                    "aggregate": pytest.approx(861.6667, abs=1e-3),
-                                   "grade": "甲"}
+                                   "grade": "甲", "verified": [True] * 4, "standing": ""}
     assert document["awards"]["best_sections"] == ["政風室"]
     assert document["awards"]["best_phone"][0] == {"person": "王小明", "section": "秘書室",
-                                                  "score": 96.5}
+                                                  "average": 96.5, "tests": 2}
     assert document["awards"]["adopted_proposals"][0] == {
         "title": "防汛資訊一站通", "proposer": "陳美玲", "section": "規劃課"}
 
