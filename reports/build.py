@@ -190,7 +190,8 @@ def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
         title=f"{agency.name}{roc_year}年度提升服務品質自行考核年度成績彙總表",
         agency=agency.name, roc_year=roc_year, method=method, rows=final,
         best_sections=best, best_phone=best_phone, adopted_proposals=tuple(adopted),
-        rules=ranking_rules(method))
+        rules=ranking_rules(method),
+        grade_bands=tuple((g.grade, g.min) for g in rubric.grades))
 
 
 def build_section_form(session: Session, assessment: Assessment) -> SectionForm:

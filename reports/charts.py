@@ -395,9 +395,10 @@ def _axis_range(values: Sequence[int], ceiling: int = 1000) -> tuple[float, floa
 def annual_trend_png(table: AnnualTable) -> bytes:
     """A 1600×900 PNG line chart of each section's quarter totals, 第1季…第4季.
 
-    One line per section; a quarter with no total leaves a gap; the legend names the
-    sections (「（尚無成績）」 for one with no total at all). Raises MissingFontError when no
-    installed font can draw every character.
+    One line per section with a total; a quarter with no total leaves a gap; the legend names
+    those sections, and the ones with no total at all are named under the chart (尚無成績：…)
+    instead of drawing an empty legend entry. The grade bands (優 900 …) are drawn across the
+    visible range. Raises MissingFontError when no installed font can draw every character.
     """
     return _png(annual_figure(table))
 
@@ -405,16 +406,20 @@ def annual_trend_png(table: AnnualTable) -> bytes:
 def annual_figure(table: AnnualTable) -> Figure:
     """The figure behind ``annual_trend_png`` (for tests and other output formats)."""
     title = wrap_text(table.title, TITLE_UNITS)
-    labels = [row.section if any(t is not None for t in row.quarter_totals)
-              else f"{row.section}（{NO_SCORES_LABEL}）" for row in table.rows]
-    require_glyphs([title, *labels, *QUARTER_LABELS, "總分", "季別", NO_SCORES_LABEL])
+    scored = [row for row in table.rows if any(t is not None for t in row.quarter_totals)]
+    empty = [row.section for row in table.rows if row not in scored]
+    footnote = wrap_text(f"{NO_SCORES_LABEL}：{'、'.join(empty)}", 120) if empty else ""
+    band_labels = [f"{grade} {least}" for grade, least in table.grade_bands]
+    require_glyphs([title, *(row.section for row in scored), *QUARTER_LABELS, "總分", "季別",
+                    NO_SCORES_LABEL, footnote, *band_labels])
 
     font = cjk_font()
     figure = _new_figure()
     axes = figure.add_subplot()
     positions = list(range(len(QUARTER_LABELS)))
     handles: list[Line2D] = []
-    for number, (row, label) in enumerate(zip(table.rows, labels, strict=True)):
+    for number, row in enumerate(scored):
+        label = row.section
         values = [math.nan if t is None else float(t) for t in row.quarter_totals]
         (line,) = axes.plot(
             positions, values, label=_plain(label), color=PALETTE[number % len(PALETTE)],
@@ -424,7 +429,19 @@ def annual_figure(table: AnnualTable) -> Figure:
 
     present = [t for row in table.rows for t in row.quarter_totals if t is not None]
     if present:
-        axes.set_ylim(*_axis_range(present))
+        low, high = _axis_range(present)
+        axes.set_ylim(low, high)
+        # The grade bands that the range shows: a faint line and the grade at the right.
+        for number, (grade, least) in enumerate(table.grade_bands):
+            if not low < least < high:
+                continue
+            color = BAND_COLORS[number % len(BAND_COLORS)]
+            axes.axhline(least, color=color, linestyle="--", linewidth=1.0, alpha=0.7,
+                         zorder=1)
+            axes.text(1.006, least, _plain(f"{grade} {least}"), color=color, va="center",
+                      ha="left", transform=blended_transform_factory(axes.transAxes,
+                                                                     axes.transData),
+                      fontproperties=_sized(font, 10), clip_on=False)
     else:
         axes.set_ylim(0, 1000)
         axes.text(0.5, 0.5, NO_SCORES_LABEL, transform=axes.transAxes, ha="center",
@@ -442,4 +459,7 @@ def annual_figure(table: AnnualTable) -> Figure:
     if handles:
         figure.legend(handles=handles, loc="outside right upper", prop=_sized(font, 11),
                       frameon=False)
+    if footnote:
+        figure.text(0.01, 0.01, _plain(footnote), color="#666666", ha="left", va="bottom",
+                    fontproperties=_sized(font, 10))
     return figure

@@ -75,6 +75,8 @@ class AnnualTable:
     adopted_proposals: tuple[tuple[str, str, str], ...]  # (title, proposer, section)
     #: how the ranking and the commendations were decided, printed on the sheet
     rules: str = ""
+    #: (grade, least total) from the best grade down, for the trend chart's bands
+    grade_bands: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

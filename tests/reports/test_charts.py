@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 
@@ -23,7 +24,7 @@ from reports.charts import (
     wrap_text,
 )
 from reports.model import AnnualRow, AnnualTable, QuarterTable, TableRow
-from tests.reports.test_tables import SECTIONS, TITLE, demo_annual, demo_quarter
+from tests.reports.test_tables import BANDS, SECTIONS, TITLE, demo_annual, demo_quarter
 
 
 def decode(png: bytes) -> tuple[int, int]:
@@ -84,17 +85,23 @@ def test_quarter_chart_marks_self_assessed_and_unsent_sections() -> None:
 
 
 def test_annual_trend_png_is_1600_by_900_with_a_line_per_section() -> None:
-    table = demo_annual()
+    table = dataclasses.replace(demo_annual(), grade_bands=BANDS)
     assert decode(annual_trend_png(table)) == (1600, 900)
     figure = annual_figure(table)
     axes = figure.axes[0]
     assert [t.get_text() for t in axes.get_xticklabels()] == ["第1季", "第2季", "第3季",
                                                               "第4季"]
-    assert len(axes.lines) == len(table.rows)
-    works = [float(v) for v in np.asarray(axes.lines[2].get_ydata(), dtype=float)]
+    sections = [row.section for row in table.rows]
+    data = [line for line in axes.lines if line.get_label() in sections]
+    assert len(data) == len(table.rows) - 1  # 管理課 has no total: no line, no legend entry
+    works = [float(v) for v in np.asarray(data[2].get_ydata(), dtype=float)]
     assert works[:2] == [850, 860] and math.isnan(works[2]) and works[3] == 875  # a gap
     legend = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert legend == ["政風室", "秘書室", "工務課", "規劃課", "管理課（尚無成績）"]
+    assert legend == ["政風室", "秘書室", "工務課", "規劃課"]
+    assert [t.get_text() for t in figure.texts] == ["尚無成績：管理課"]
+    # The grade bands the range shows (700–1000 here), named at the right.
+    shown = {t.get_text() for t in axes.texts}
+    assert {"優 900", "甲 800"} <= shown and not {"乙 700", "丁 0"} & shown
 
 
 @pytest.mark.parametrize("odd", ["𠀀", "😀"])
