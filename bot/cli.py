@@ -510,21 +510,29 @@ def report_quarterly(
     fmt: Annotated[str, typer.Option("--format", help="ods／xlsx／csv／json／png")] = "ods",
     out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
     agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+    follow_up: Annotated[str | None, typer.Option(
+        "--follow-up", help="記錄本季的考核結果處理情形（取代原內容），並印在表上")] = None,
 ) -> None:
     """季自行考核結果統計表（審定分數優先，未審定者標示自評）。"""
     from reports.build import build_quarter_table
     from rubric import Period
+    from storage.quarter_notes import MAX_FOLLOW_UP, set_follow_up
 
     if fmt not in QUARTER_FORMATS:
         _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(QUARTER_FORMATS)}")
+    note = None if follow_up is None else " ".join(follow_up.split())
+    if note is not None and not 0 < len(note) <= MAX_FOLLOW_UP:
+        _fail(f"--follow-up 需為 1 到 {MAX_FOLLOW_UP} 字的處理情形。")
     settings = _settings()
     database = _open_or_fail(settings)
     with typer.progressbar(length=2, label="產生季統計表") as progress:
         try:
             with database.transaction() as session:
-                table = build_quarter_table(session, _pick_agency(session, agency
-                                                                  or settings.agency),
-                                            Period(year, quarter))
+                the_agency = _pick_agency(session, agency or settings.agency)
+                if note is not None:
+                    set_follow_up(session=session, agency_id=the_agency.id, roc_year=year,
+                                  quarter=quarter, text=note, member=None, now=_now())
+                table = build_quarter_table(session, the_agency, Period(year, quarter))
         except NotFound as exc:
             _fail(_not_found_message(exc))
         progress.update(1)

@@ -64,11 +64,15 @@ def parse_command(text: str) -> Command | None:
     for prefixes, name in ((("審定", "/verify"), "verify"), (("總表", "/table"), "table"),
                            ((texts.REPORT, "/report"), "report"),
                            (("年度", "/annual"), "annual"),
-                           ((texts.PROPOSALS, "/proposals"), "proposals")):
+                           ((texts.PROPOSALS, "/proposals"), "proposals"),
+                           (("處理情形", "/followup"), "followup")):
         for prefix in prefixes:
             if cleaned.lower() == prefix or cleaned.lower().startswith(prefix + " ") \
                     or (not prefix.startswith("/") and cleaned.startswith(prefix)
                         and name == "verify"):
+                if name == "followup" and text.strip().startswith(prefix):
+                    # Free text for the table: keep its full-width punctuation as typed.
+                    return Command(name, text.strip()[len(prefix):].strip())
                 return Command(name, cleaned[len(prefix):].strip())
     if cleaned.startswith(("電話測試", "/phonetest")):
         return Command("phonetest", cleaned)

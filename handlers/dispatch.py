@@ -245,6 +245,8 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
         secretariat.record_phone(turn, arg)
     elif name == "table":
         secretariat.send_table(turn, arg)
+    elif name == "followup":
+        secretariat.set_follow_up_note(turn, arg)
     elif name == "annual":
         secretariat.send_annual(turn, arg)
     elif name == "propose":

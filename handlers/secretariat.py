@@ -37,6 +37,7 @@ from storage.errors import NotFound
 from storage.models import Agency
 from storage.models import ReportCase as ReportCaseRow
 from storage.org import get_section, list_sections
+from storage.quarter_notes import MAX_FOLLOW_UP, get_follow_up, set_follow_up
 from storage.report_cases import (
     REVIEW_HEADING,
     get_report_case,
@@ -58,7 +59,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def is_desk_command(name: str) -> bool:
     """Commands only the secretariat uses."""
-    return name in ("verify", "phonetest", "table", "annual", "report")
+    return name in ("verify", "phonetest", "table", "annual", "report", "followup")
 
 
 def _agency(turn: Turn) -> Agency:
@@ -116,16 +117,24 @@ def _rubric_of(agency: Agency, today: date) -> Rubric:
 
 
 def send_table(turn: Turn, arg: str) -> None:
-    """總表 [115年第4季]: summary text, the chart, and the ODS and XLSX files."""
+    """總表 [115年第4季]: summary text, the chart, the ODS and XLSX files, and the 附錄1 of
+    each plan adopted in the quarter (the table's 附件)."""
     _require_desk(turn)
     try:
         period = parse_period(arg) if arg.strip() else desk_period(turn)
     except ValueError:
         raise Refused("請用「總表 115年第4季」或「總表 115Q4」指定期別。") from None
+    from handlers.proposals import _named, _rendered, _stem
+    from reports.build import adopted_in
     from reports.charts import quarter_chart_png
+    from reports.proposal_doc import build_proposal_document
     from reports.tables import quarter_ods, quarter_xlsx
 
-    table = build_quarter_table(turn.session, _agency(turn), period)
+    agency = _agency(turn)
+    table = build_quarter_table(turn.session, agency, period)
+    # The 附件: each adopted plan's 附錄1, its data read now, its files drawn after the commit.
+    annexes = [(build_proposal_document(turn.session, p), _named(p), _stem(p))
+               for p in adopted_in(turn.session, agency, period)]
     lines = [table.title, table.grade_scale, ""]
     for row in table.rows:
         if row.total is None:
@@ -133,6 +142,9 @@ def send_table(turn: Turn, arg: str) -> None:
         else:
             mark = "" if row.verified else "（自評）"
             lines.append(f"{row.number}. {row.section}：{row.total} 分，{row.grade}{mark}")
+    lines += ["", f"考核結果處理情形：{table.follow_up or '（尚未填寫，請輸入「處理情形 內容」）'}"]
+    if table.attachments:
+        lines.append(f"附件：{'、'.join(table.attachments)}（附錄1 隨後傳送）")
     turn.state.to_menu()
     turn.say("\n".join(lines), main_menu_choices(turn))
     name = f"{period.short_label}自行考核結果統計表"
@@ -146,8 +158,40 @@ def send_table(turn: Turn, arg: str) -> None:
             f"{name}.ods", quarter_ods(table), ODS)))
         turn.replies.append(Outgoing(f"{name}（XLSX）", document=Document(
             f"{name}.xlsx", quarter_xlsx(table), XLSX)))
+        for document, named, stem in annexes:
+            turn.replies.extend(_rendered(document, f"附件 {named}", stem))
 
     turn.defer(render)
+
+
+FOLLOW_UP_USAGE = ("格式：處理情形 [115年第4季] 內容，例如：處理情形 115年第4季 "
+                   "考核結果已函送各課室提報改進情形，並登載於本局網頁。（省略期別即為目前期別）")
+
+
+def set_follow_up_note(turn: Turn, arg: str) -> None:
+    """處理情形 [115年第4季] 文字: the quarter's 考核結果處理情形, printed on its table."""
+    _require_desk(turn)
+    head, _, rest = arg.strip().partition(" ")
+    try:
+        period, text = parse_period(head), rest.strip()
+    except ValueError:
+        period, text = desk_period(turn), arg.strip()
+    agency = _agency(turn)
+    assert agency.id is not None and turn.member is not None
+    turn.state.to_menu()
+    if not text:
+        current = get_follow_up(session=turn.session, agency_id=agency.id,
+                                roc_year=period.roc_year, quarter=period.quarter)
+        shown = f"目前內容：{current}" if current else "目前尚未填寫。"
+        turn.say(f"{period.label}考核結果處理情形　{shown}\n{FOLLOW_UP_USAGE}",
+                 main_menu_choices(turn))
+        return
+    if len(text) > MAX_FOLLOW_UP:
+        raise Refused(f"處理情形請寫在 {MAX_FOLLOW_UP} 字以內（目前 {len(text)} 字）。")
+    set_follow_up(session=turn.session, agency_id=agency.id, roc_year=period.roc_year,
+                  quarter=period.quarter, text=text, member=turn.member, now=turn.now)
+    turn.say(f"已記錄{period.label}考核結果處理情形：{text}\n總表會印出這段文字。",
+             main_menu_choices(turn))
 
 
 def send_annual(turn: Turn, arg: str) -> None:

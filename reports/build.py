@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -28,6 +29,7 @@ from storage.models import (
     Section,
 )
 from storage.org import list_sections
+from storage.quarter_notes import get_follow_up
 from storage.verification import phone_tests
 
 QUARTER_NAMES = {1: "一", 2: "二", 3: "三", 4: "四"}
@@ -71,9 +73,29 @@ def section_scores(session: Session, assessment: Assessment,
     return scores, verified
 
 
+def adopted_in(session: Session, agency: Agency, period: Period) -> list[Proposal]:
+    """The 創意服務 plans adopted (or implemented) during ``period``, oldest first: the
+    quarterly table's 附件."""
+    start = datetime.combine(period.first_day, time(0), TAIPEI)
+    end = datetime.combine(period.last_day + timedelta(days=1), time(0), TAIPEI)
+    return list(session.exec(select(Proposal).where(
+        Proposal.agency_id == agency.id,
+        col(Proposal.status).in_([ProposalStatus.ADOPTED, ProposalStatus.IMPLEMENTED]),
+        col(Proposal.decided_at) >= start, col(Proposal.decided_at) < end)
+        .order_by(col(Proposal.decided_at), col(Proposal.id))).all())
+
+
 def build_quarter_table(session: Session, agency: Agency, period: Period,
-                        *, follow_up: str = "") -> QuarterTable:
-    """第N季自行考核結果統計表 of ``agency``."""
+                        *, follow_up: str | None = None) -> QuarterTable:
+    """第N季自行考核結果統計表 of ``agency``; ``follow_up`` (考核結果處理情形) defaults to
+    what the secretariat set for the quarter."""
+    if follow_up is None:
+        follow_up = get_follow_up(session=session, agency_id=agency.id or 0,
+                                  roc_year=period.roc_year, quarter=period.quarter)
+    names = {s.id: s.name for s in list_sections(session=session, agency=agency)}
+    attachments = tuple(
+        f"{p.reference or ''}「{p.title or '（未命名）'}」（{names.get(p.section_id, '')}）"
+        for p in adopted_in(session, agency, period))
     rubric = _rubric_for(agency, period.roc_year)
     items = tuple(ItemColumn(i.code, i.name, i.max) for i in rubric.items)
     rows = []
@@ -104,7 +126,7 @@ def build_quarter_table(session: Session, agency: Agency, period: Period,
         agency=agency.name, period_label=period.label, items=items,
         grade_scale=grade_scale_text(rubric),
         grade_bands=tuple((g.grade, g.min) for g in rubric.grades), total_max=rubric.total,
-        rows=tuple(rows), follow_up=follow_up)
+        rows=tuple(rows), follow_up=follow_up, attachments=attachments)
 
 
 QUARTER_WORDS = ("第1季", "第2季", "第3季", "第4季")

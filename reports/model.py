@@ -43,6 +43,8 @@ class QuarterTable:
     total_max: int
     rows: tuple[TableRow, ...]
     follow_up: str = ""  # 考核結果處理情形
+    #: 附件: the quarter's adopted 創意服務 plans, 「115-P-0003「河川公地線上預審」（規劃課）」
+    attachments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

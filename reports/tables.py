@@ -34,6 +34,7 @@ MONTH = "考核年月"
 NOTE = "備註"
 FOLLOW_UP = "考核結果處理情形："
 UNITS = "受考核單位："
+ANNEX = "附件："
 SELF_MARK = "（自評）"
 VERIFIED_NOTE = "審定分數"
 SELF_NOTE = "自評分數"
@@ -223,7 +224,17 @@ def _quarter_sheet(table: QuarterTable) -> _Sheet:
 
     follow_up = FOLLOW_UP + table.follow_up
     sheet.add_line(follow_up, "info", _line_height(follow_up, sum(sheet.widths)))
+    annex = attachments_line(table)
+    sheet.add_line(annex, "info", _line_height(annex, sum(sheet.widths)))
     return sheet
+
+
+def attachments_line(table: QuarterTable) -> str:
+    """The seed's 附件 line: the quarter's adopted 創意服務 plans (附錄1), or that none was."""
+    if not table.attachments:
+        return f"{ANNEX}本季無經採用之「有價值的創意服務」計畫。"
+    return (f"{ANNEX}受評核之「有價值的創意服務」計畫（格式參考附錄1）："
+            + "、".join(table.attachments))
 
 
 def _award_rows(table: AnnualTable) -> list[list[Value]]:
@@ -536,7 +547,8 @@ def quarter_csv(table: QuarterTable) -> str:
                      grade_text(row), row.assessed_month, score_note(row)])
     rows.append([])
     rows += [["標題", table.title], ["期別", table.period_label],
-             ["等第標準", table.grade_scale], [FOLLOW_UP.rstrip("："), table.follow_up]]
+             ["等第標準", table.grade_scale], [FOLLOW_UP.rstrip("："), table.follow_up],
+             [ANNEX.rstrip("："), "、".join(table.attachments)]]
     return _csv_text(rows)
 
 
@@ -570,6 +582,7 @@ def quarter_json(table: QuarterTable) -> dict[str, Any]:
             for row in table.rows
         ],
         "follow_up": table.follow_up,
+        "attachments": list(table.attachments),
     }
 
 

@@ -2,7 +2,7 @@
 
 The file holds one JSON object per line::
 
-    {"format": "sqbot-backup", "version": 1, "revision": "0006", "tables": [...], ...}
+    {"format": "sqbot-backup", "version": 1, "revision": "0007", "tables": [...], ...}
     {"table": "agencies", "row": {"id": 1, "name": "…", "created_at": "2026-…+00:00"}}
     …
     {"end": true, "rows": {"agencies": 1, …}}

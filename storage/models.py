@@ -345,6 +345,24 @@ class ConversationState(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class QuarterNote(SQLModel, table=True):
+    """考核結果處理情形 of a quarter: what the secretariat did with the results (printed on the
+    quarterly table)."""
+
+    __tablename__ = "quarter_notes"
+    __table_args__ = (
+        sa.UniqueConstraint("agency_id", "roc_year", "quarter", name="uq_quarter_notes"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agencies.id")
+    roc_year: int
+    quarter: int
+    follow_up: str = Field(sa_type=sa.Text)
+    updated_by_member_id: int | None = Field(default=None, foreign_key="members.id")
+    updated_at: datetime = _ts()
+
+
 class CodeFailure(SQLModel, table=True):
     """A wrong invitation code, counted against each scope it came from (a chat, a platform
     user, the whole deployment); ``scope`` is a hash, so no platform id is kept here."""

@@ -171,6 +171,21 @@ def test_schedule_show_writes_the_years_plan_as_a_calendar(run, database_url, tm
     assert moved.exit_code != 0 and "--format 只能是 text、json 或 ics" in moved.output
 
 
+def test_the_follow_up_is_set_from_the_terminal_and_kept(run, database_url, tmp_path):
+    assert run("init", "--demo", database_url=database_url).exit_code == 0
+    out = tmp_path / "q.json"
+    text = "考核結果已函送各課室提報改進情形。"
+    args = ["report", "quarterly", "--year", "115", "--quarter", "4", "--format", "json",
+            "--out", str(out)]
+    result = run(*args, "--follow-up", text, database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["follow_up"] == text
+    assert run(*args, database_url=database_url).exit_code == 0  # kept for the next time
+    assert json.loads(out.read_text(encoding="utf-8"))["follow_up"] == text
+    empty = run(*args, "--follow-up", "  ", database_url=database_url)
+    assert empty.exit_code != 0 and "--follow-up 需為 1 到 500 字的處理情形" in empty.output
+
+
 def test_the_quarterly_csv_opens_in_excel(run, database_url, tmp_path):
     """Excel reads a CSV without a byte-order mark as the local code page (Big5 here)."""
     assert run("init", "--demo", database_url=database_url).exit_code == 0

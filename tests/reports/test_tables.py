@@ -271,7 +271,7 @@ def test_quarter_csv_has_one_header_row_and_the_same_content() -> None:
     assert lines[1 + len(table.rows)] == []
     facts = dict(lines[2 + len(table.rows):])
     assert facts == {"標題": TITLE, "期別": "115年第4季", "等第標準": SCALE,
-                     "考核結果處理情形": FOLLOW_UP}
+                     "考核結果處理情形": FOLLOW_UP, "附件": ""}
 
 
 def test_quarter_json_round_trips_with_every_field() -> None:
