@@ -33,8 +33,8 @@ def test_the_secretariat_sets_the_follow_up_and_the_table_prints_it(office):
     ods = next(r.document for r in replies if r.document and r.document.filename.endswith(".ods"))
     cells = cells_of(ods.content)
     assert f"考核結果處理情形：{TEXT}" in cells
-    assert any(c.startswith("附件：受評核之「有價值的創意服務」計畫") and "河川公地申請線上預審" in c
-               for c in cells)
+    annex = next(c for c in cells if c.startswith("附件：受評核之「有價值的創意服務」計畫"))
+    assert "河川公地申請線上預審" in annex
     annexes = [r.document.filename for r in replies if r.document
                and r.text.startswith("附件 ")]
     assert sorted(name.rsplit(".", 1)[1] for name in annexes) == ["docx", "odt"]
