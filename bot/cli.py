@@ -613,11 +613,15 @@ def report_annual_performance(
     out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
     agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
 ) -> None:
-    """年度提升服務品質績效總報告初稿：系統統計數據（自評、電話禮貌測試、創意提案）。"""
+    """年度提升服務品質績效總報告初稿：系統統計數據，加上各課室提供、秘書室列入的個案事例與
+    檢討，並與聊天室的「年度報告」一樣刪減至 3 頁以內（需要 LibreOffice 計算頁數）。"""
     from reports.performance import (
-        build_performance_report,
+        MAX_PAGES,
+        RenderError,
+        fit_to_pages,
         performance_docx,
         performance_odt,
+        report_from_storage,
     )
 
     if fmt not in FORM_FORMATS:
@@ -627,13 +631,30 @@ def report_annual_performance(
     try:
         with database.transaction() as session:
             the_agency = _pick_agency(session, agency or settings.agency)
-            report = build_performance_report(session, the_agency, year, cases=(), review=())
+            stored = report_from_storage(session, the_agency, year)
     except NotFound as exc:
         _fail(_not_found_message(exc))
-    content = performance_odt(report) if fmt == "odt" else performance_docx(report)
+    report = stored.report
+    typer.echo(f"列入個案事例 {len(stored.case_rows)} 件、檢討 {stored.review_count} 點"
+               f"（秘書室設為不列入 {len(stored.left_out)} 則）。")
+    try:
+        fitted, messages = fit_to_pages(report, MAX_PAGES, formats=(fmt,))
+    except RenderError as exc:
+        fitted, messages = report, []
+        typer.echo(f"無法執行 PDF 頁數檢查（{exc}），以下為未經刪減的草稿，"
+                   f"請自行確認不超過{MAX_PAGES}頁。")
+    else:
+        if messages:
+            typer.echo(f"超過{MAX_PAGES}頁，已刪減：")
+            for message in messages:
+                typer.echo(f"・{message}")
+        else:
+            typer.echo(f"已確認不超過{MAX_PAGES}頁。")
+    content = performance_odt(fitted) if fmt == "odt" else performance_docx(fitted)
     _write_report(content, out or Path(f"{year}年度提升服務品質績效總報告.{fmt}"))
-    typer.echo("尚未彙整各課室的個案事例與檢討：本檔為只含系統統計數據的初稿，"
-               "各標題下留有待補的位置。")
+    if not stored.case_rows and not stored.review_count:
+        typer.echo("尚未彙整各課室的個案事例與檢討：本檔為只含系統統計數據的初稿，"
+                   "各標題下留有待補的位置。")
 
 
 def _open_or_fail(settings: Settings) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import date
 
 from handlers import texts
@@ -17,12 +18,11 @@ from reports.build import build_annual_table, build_quarter_table
 from reports.performance import (
     MAX_PAGES,
     RenderError,
-    ReportCase,
-    build_performance_report,
     chinese_number,
     fit_to_pages,
     performance_docx,
     performance_odt,
+    report_from_storage,
 )
 from rubric import (
     Period,
@@ -251,12 +251,30 @@ def _report_year(turn: Turn, arg: str) -> int:
     return int(cleaned)
 
 
-def _case_label(case: ReportCaseRow, sections: dict[int | None, str], length: int = 8) -> str:
-    """``規劃課一「線上預審…」`` for buttons."""
+def _case_numbers(turn: Turn, roc_year: int) -> dict[int, int]:
+    """Each case's number among its section's cases under its heading (1, 2, 3 …)."""
+    agency = _agency(turn)
+    assert agency.id is not None
+    counts: dict[tuple[int | None, int], int] = {}
+    numbers: dict[int, int] = {}
+    for row in sorted(list_report_cases(session=turn.session, agency_id=agency.id,
+                                        roc_year=roc_year), key=lambda r: r.id or 0):
+        key = (row.section_id, row.heading)
+        counts[key] = counts.get(key, 0) + 1
+        numbers[row.id or 0] = counts[key]
+    return numbers
+
+
+def _case_label(case: ReportCaseRow, sections: Mapping[int | None, str],
+                numbers: Mapping[int, int], length: int = 8) -> str:
+    """``規劃課一之2「線上預審…」`` for buttons: section, heading, number, first words — two
+    cases never share a label."""
     text = " ".join(case.text.split())
     text = text if len(text) <= length else f"{text[:length]}…"
-    number = "檢討" if case.heading == 0 else chinese_number(case.heading)
-    return f"{sections.get(case.section_id, '')}{number}「{text}」"
+    heading = "檢討" if case.heading == 0 else chinese_number(case.heading)
+    number = numbers.get(case.id or 0)
+    return f"{sections.get(case.section_id, '')}{heading}" \
+           f"{f'之{number}' if number else ''}「{text}」"
 
 
 def send_report(turn: Turn, arg: str) -> None:
@@ -266,23 +284,15 @@ def send_report(turn: Turn, arg: str) -> None:
 
 
 def _build_report(turn: Turn, roc_year: int) -> None:
-    agency = _agency(turn)
-    assert agency.id is not None
-    sections = {s.id: s.name for s in list_sections(session=turn.session, agency=agency)}
-    rows = list_report_cases(session=turn.session, agency_id=agency.id, roc_year=roc_year)
-    kept = [row for row in rows if row.kept]
-    case_rows = [row for row in kept if row.heading != REVIEW_HEADING]
-    review_rows = [row for row in kept if row.heading == REVIEW_HEADING]
-    cases = [ReportCase(row.heading, sections.get(row.section_id, ""), row.text,
-                        row.figures or "", pinned=row.pinned) for row in case_rows]
-    review = [f"{sections.get(row.section_id, '')}：{' '.join(row.text.split())}"
-              for row in review_rows]
-    report = build_performance_report(turn.session, agency, roc_year, cases, review)
+    stored = report_from_storage(turn.session, _agency(turn), roc_year)
+    report, sections = stored.report, stored.sections
+    case_rows, cases = list(stored.case_rows), list(stored.cases)
     lines = [report.title, f"資料截止時間：{report.cutoff}",
-             f"列入個案事例 {len(case_rows)} 件、檢討 {len(review_rows)} 點"
-             f"（秘書室設為不列入 {len(rows) - len(kept)} 則）。"]
+             f"列入個案事例 {len(case_rows)} 件、檢討 {stored.review_count} 點"
+             f"（秘書室設為不列入 {len(stored.left_out)} 則）。"]
     turn.state.to_menu()
-    left_out = [row for row in rows if not row.kept]
+    left_out = list(stored.left_out)
+    numbers = _case_numbers(turn, roc_year)
 
     def render() -> None:
         """Fit to three pages and write the files: LibreOffice takes seconds, so this runs
@@ -307,10 +317,10 @@ def _build_report(turn: Turn, roc_year: int) -> None:
                 if dropped:
                     notes.append("如要保留被刪減的案例，請按「保留」並選擇改為刪除哪一件，"
                                  f"再按「{texts.REPORT_REBUILD}」。")
-        choices = [turn.choice(f"保留 {_case_label(row, sections)}", "rk", row.id, roc_year)
-                   for row in dropped[:REPORT_BUTTONS]]
-        choices += [turn.choice(f"恢復 {_case_label(row, sections)}", "rt", row.id, roc_year)
-                    for row in left_out[:REPORT_BUTTONS]]
+        choices = [turn.choice(f"保留 {_case_label(row, sections, numbers)}", "rk", row.id,
+                               roc_year) for row in dropped[:REPORT_BUTTONS]]
+        choices += [turn.choice(f"恢復 {_case_label(row, sections, numbers)}", "rt", row.id,
+                                roc_year) for row in left_out[:REPORT_BUTTONS]]
         choices += [turn.choice(texts.REPORT_REBUILD, "rr", roc_year),
                     turn.menu_choice(texts.MENU, "menu")]
         turn.say("\n".join(notes), choices)
@@ -344,6 +354,7 @@ def handle_report_action(turn: Turn, token: Token) -> None:
     agency = _agency(turn)
     assert agency.id is not None
     sections = {s.id: s.name for s in list_sections(session=turn.session, agency=agency)}
+    numbers = _case_numbers(turn, roc_year)
     turn.state.to_menu()
     rebuild = turn.choice(texts.REPORT_REBUILD, "rr", roc_year)
     if token.verb == "rk":
@@ -354,15 +365,17 @@ def handle_report_action(turn: Turn, token: Token) -> None:
                   if row.id != case.id and row.heading != REVIEW_HEADING]
         # The same heading first: that is where the room is made.
         others.sort(key=lambda row: (row.heading != case.heading, row.heading, row.id or 0))
-        turn.say(f"要保留 {_case_label(case, sections, 20)}，請選擇改為不列入報告的案例：",
-                 [*(turn.choice(f"改刪 {_case_label(row, sections)}", "rt", row.id, roc_year)
-                    for row in others[:REPORT_BUTTONS * 2 - 1]), rebuild])
+        label = _case_label(case, sections, numbers, 20)
+        turn.say(f"要保留 {label}，請選擇改為不列入報告的案例：",
+                 [*(turn.choice(f"改刪 {_case_label(row, sections, numbers)}", "rt", row.id,
+                                roc_year) for row in others[:REPORT_BUTTONS * 2 - 1]), rebuild])
         return
     set_kept(session=turn.session, case=case, kept=not case.kept)
     if not case.kept:
         set_pinned(session=turn.session, case=case, pinned=False)
     done = "恢復列入報告" if case.kept else "設為不列入報告"
-    turn.say(f"已將 {_case_label(case, sections, 20)} {done}。按「{texts.REPORT_REBUILD}」"
+    turn.say(f"已將 {_case_label(case, sections, numbers, 20)} {done}。按「{texts.REPORT_REBUILD}」"
              "重新產生報告。",
-             [turn.choice(("改回不列入 " if case.kept else "恢復 ") + _case_label(case, sections),
-                          "rt", case.id, roc_year), rebuild, turn.menu_choice(texts.MENU, "menu")])
+             [turn.choice(("改回不列入 " if case.kept else "恢復 ")
+                          + _case_label(case, sections, numbers), "rt", case.id, roc_year),
+              rebuild, turn.menu_choice(texts.MENU, "menu")])

@@ -70,7 +70,9 @@ from reports.model import QuarterTable
 from rubric import Period
 from rubric.periods import format_roc_date
 from storage.models import Agency, Member, Proposal, ProposalStatus
+from storage.models import ReportCase as ReportCaseRow
 from storage.org import list_sections
+from storage.report_cases import REVIEW_HEADING, list_report_cases
 from storage.verification import phone_tests
 
 HEADINGS = (
@@ -675,11 +677,44 @@ class _Drop:
     index: int  # the case's index in its heading, or the review point's index
 
 
+@dataclass(frozen=True)
+class StoredReport:
+    """The draft report from the database: the kept cases and 檢討 points under their
+    headings, and the case rows behind them (for the secretariat's 保留/恢復 buttons)."""
+
+    report: PerformanceReport
+    case_rows: tuple[ReportCaseRow, ...]
+    cases: tuple[ReportCase, ...]  # the report's cases, one per row of ``case_rows``
+    review_count: int
+    left_out: tuple[ReportCaseRow, ...]  # the secretariat set these 不列入
+    sections: Mapping[int | None, str]
+
+
+def report_from_storage(session: Session, agency: Agency, roc_year: int) -> StoredReport:
+    """The 績效總報告 draft of ``roc_year`` with every case and 檢討 point the sections gave
+    and the secretariat kept (the chat's 年度報告 and ``sqbot report annual-performance``)."""
+    assert agency.id is not None
+    sections = {s.id: s.name for s in list_sections(session=session, agency=agency)}
+    rows = list_report_cases(session=session, agency_id=agency.id, roc_year=roc_year)
+    kept = [row for row in rows if row.kept]
+    case_rows = tuple(row for row in kept if row.heading != REVIEW_HEADING)
+    review_rows = [row for row in kept if row.heading == REVIEW_HEADING]
+    cases = [ReportCase(row.heading, sections.get(row.section_id, ""), row.text,
+                        row.figures or "", pinned=row.pinned) for row in case_rows]
+    review = [f"{sections.get(row.section_id, '')}：{' '.join(row.text.split())}"
+              for row in review_rows]
+    report = build_performance_report(session, agency, roc_year, cases, review)
+    return StoredReport(report, case_rows, tuple(cases), len(review_rows),
+                        tuple(row for row in rows if not row.kept), sections)
+
+
 def _drop_order(report: PerformanceReport) -> list[_Drop]:
     """What to leave out, first to last.
 
     1. Cases beyond the first of a heading: always from the heading that has the most left
-       (the later heading on a tie), and there the last case without figures, else the last.
+       (the later heading on a tie), and there from the section with the most cases still in
+       the report — so the cuts are spread over the sections instead of emptying one — the
+       last such case without figures, else its last.
     2. Review points beyond the first, from the last.
     3. The last case of each heading: those without figures first, later headings first.
 
@@ -690,8 +725,15 @@ def _drop_order(report: PerformanceReport) -> list[_Drop]:
     cases = {part.number: part.cases for part in report.headings}
 
     def pick(number: int) -> int:
-        plain = [i for i in left[number] if not cases[number][i].figures.strip()]
-        return (plain or left[number])[-1]
+        remaining: dict[str, int] = {}
+        for n, indexes in left.items():
+            for i in indexes:
+                remaining[cases[n][i].section] = remaining.get(cases[n][i].section, 0) + 1
+        here = {cases[number][i].section for i in left[number]}
+        most = max(here, key=lambda name: (remaining[name], name))
+        candidates = [i for i in left[number] if cases[number][i].section == most]
+        plain = [i for i in candidates if not cases[number][i].figures.strip()]
+        return (plain or candidates)[-1]
 
     order: list[_Drop] = []
     while crowded := [(len(v), n) for n, v in left.items() if len(v) > 1]:

@@ -227,7 +227,7 @@ def test_a_long_report_is_shortened_and_a_dropped_case_kept_instead_of_another(o
     text = docx_text(docx)
     assert any(kept_text in line for line in text), replies[0].text
     assert not any("規劃課案例1" in line for line in text)
-    assert "恢復 規劃課一「規劃課案例1：於…」" in labels(secretary)
+    assert "恢復 規劃課一之1「規劃課案例1：於…」" in labels(secretary)
 
 
 def test_without_libreoffice_the_unfitted_draft_is_sent(office, monkeypatch):

@@ -50,6 +50,7 @@ from storage.models import (
     Answer,
     Assessment,
     AssessmentStatus,
+    Member,
     PhoneCourtesyTest,
     Proposal,
     ProposalStatus,
@@ -338,6 +339,7 @@ def check_odt_format(data: bytes) -> None:
 # ------------------------------------------------------------------------------ LibreOffice
 
 
+DECEMBER = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
 OFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 HAS_WRITER = OFFICE is not None and any(
     (Path(OFFICE).resolve().parent / name).exists() for name in ("libswlo.so", "libswlo.dylib")
@@ -448,6 +450,35 @@ def test_the_command_writes_the_draft(office, database_url, monkeypatch, tmp_pat
     assert result.exit_code == 1 and "不支援的格式 'pdf'" in result.output
 
 
+@needs_office[0]
+@needs_office[1]
+def test_the_command_uses_the_cases_the_sections_gave(office, database_url, monkeypatch,
+                                                      tmp_path):
+    """It once wrote only the system's figures, ignoring every case and 檢討 point."""
+    from storage.report_cases import add_report_case
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with office.database.transaction() as session:
+        member = session.exec(select(Member).where(Member.name == "王小明")).one()
+        add_report_case(session=session, member=member, roc_year=115, heading=2,
+                        text="河川公地申請導入線上預審，民眾免往返送件", now=DECEMBER,
+                        figures="處理天數由14天縮短為5天")
+        add_report_case(session=session, member=member, roc_year=115, heading=0,
+                        text="量化數據蒐集不易，建議建立季報表", now=DECEMBER)
+    out = tmp_path / "report.docx"
+    result = CliRunner().invoke(app, ["report", "annual-performance", "--year", "115",
+                                      "--format", "docx", "--out", str(out)],
+                                env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert "列入個案事例 1 件、檢討 1 點" in result.output
+    assert "已確認不超過3頁" in result.output and "只含系統統計數據" not in result.output
+    text = "\n".join(docx_texts(out.read_bytes()))
+    assert "河川公地申請導入線上預審" in text and "處理天數由14天縮短為5天" in text
+    assert "量化數據蒐集不易" in text
+
+
 def test_numbers_and_cases():
     assert [chinese_number(n) for n in (1, 9, 10, 11, 20, 23, 99)] == \
         ["一", "九", "十", "十一", "二十", "二十三", "九十九"]
@@ -548,6 +579,31 @@ def test_fit_to_pages_drops_the_lowest_priority_cases(long_report):
     # Nothing is dropped from a report that fits; one more run of the fitted report agrees.
     again, nothing = fit_to_pages(fitted, max_pages=3)
     assert (again, nothing) == (fitted, [])
+
+
+def test_the_cuts_are_spread_over_the_sections(long_report):
+    """Once one section lost all 15 of its cases while another kept 10: the cases of a
+    heading go first from the section with the most cases still in the report."""
+    from reports.performance import _drop_order
+
+    def sections_of(number: int) -> list[str]:
+        return ["工務課"] * 3 if number % 2 else ["規劃課", "管理課", "管理課"]
+
+    headings = tuple(
+        replace(part, cases=tuple(replace(case, section=sections_of(part.number)[i % 3])
+                                  for i, case in enumerate(part.cases)))
+        for part in long_report.headings)
+    mixed = replace(long_report, headings=headings)
+    remaining = {(part.number, i): case.section for part in mixed.headings
+                 for i, case in enumerate(part.cases)}
+    for drop in _drop_order(mixed):
+        if drop.kind != "case":
+            continue
+        count = {name: list(remaining.values()).count(name) for name in remaining.values()}
+        here = {name for (number, _), name in remaining.items() if number == drop.heading}
+        name = remaining.pop((drop.heading, drop.index))
+        # Of the sections under that heading, the one with the most cases still in.
+        assert count[name] == max(count[other] for other in here), (drop, count)
 
 
 def test_a_case_the_secretariat_pinned_is_never_cut(long_report):
