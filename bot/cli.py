@@ -216,49 +216,72 @@ def rubric_check(path: Annotated[Path, typer.Argument(help="評分表 YAML 檔")
 
 @rubric_app.command("show")
 def rubric_show(
-    year: Annotated[int | None, typer.Option(help="民國年度，例如 105；預設為最新一份")] = None,
+    year: Annotated[int | None, typer.Option(help="民國年度，例如 115；預設為最新一份")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 輸出")] = False,
 ) -> None:
-    """顯示一個年度的自行考核項目及評分表。"""
+    """顯示一個年度的自行考核項目及評分表：構面說明、評核項目與指標、各級距的全部評分參考
+    標準、評分注意事項。沒有該年度的評分表時，沿用最近一份較早年度的（與報表相同）。"""
+    from rubric.loader import latest_rubric_year
+
     try:
-        rubric = load_year(year if year is not None else available_years()[-1])
+        form_year = available_years()[-1] if year is None else latest_rubric_year(year)
+        rubric = load_year(form_year)
     except RubricError as exc:
         _fail(f"找不到評分表：{exc}")
+    source = f"rubric/data/{form_year}.yaml"
+    note = (f"{year}年度沒有專屬的評分表，沿用{form_year}年度的（{source}）。"
+            if year is not None and year != form_year else f"評分表檔案：{source}")
     if as_json:
-        typer.echo(json.dumps(rubric_as_json(rubric), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**rubric_as_json(rubric), "for_year": year or form_year,
+                               "source": source}, ensure_ascii=False, indent=2))
         return
+    typer.echo(note)
     typer.echo(render_rubric(rubric))
 
 
+def _question_json(rubric: Rubric, q: Any) -> dict[str, Any]:
+    return {
+        "code": q.code, "name": q.name, "max": q.max,
+        "path": rubric.placement(q.code).breadcrumb,
+        **({"guidance": q.guidance} if q.guidance else {}),
+        "bands": [{"min": b.min, "max": b.max, "label": b.label, "criteria": b.criteria,
+                   "criteria_lines": b.criteria.splitlines(),
+                   **({"measure_min": b.measure_min} if b.measure_min is not None else {})}
+                  for b in q.bands],
+        "criteria": list(q.criteria),
+        **({"measure": q.measure.model_dump()} if q.measure else {}),
+    }
+
+
 def rubric_as_json(rubric: Rubric) -> dict[str, Any]:
-    """The rubric as JSON: items with their questions, codes, maxima and bands."""
+    """The whole rubric as JSON: facets with their descriptions, items with their notes,
+    評核指標 and 次評核指標, and every question with all its bands' criteria."""
+    def indicator_json(indicator: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {"name": indicator.name, "max": indicator.max}
+        if indicator.sub_indicators:
+            found["sub_indicators"] = [
+                {"name": sub.name, "max": sub.max,
+                 "questions": [_question_json(rubric, q) for q in sub.questions]}
+                for sub in indicator.sub_indicators]
+        if indicator.questions:
+            found["questions"] = [_question_json(rubric, q) for q in indicator.questions]
+        return found
+
     return {
         "year": rubric.year,
         "title": rubric.title,
         "total": rubric.total,
         "grades": [{"grade": g.grade, "min": g.min} for g in rubric.grades],
-        "facets": [{"code": f.code, "name": f.name, "max": f.max,
+        "facets": [{"code": f.code, "name": f.name, "max": f.max, "description": f.description,
                     "items": [i.code for i in f.items]} for f in rubric.facets],
         "items": [
             {
                 "code": item.code,
                 "name": item.name,
                 "max": item.max,
-                "questions": [
-                    {
-                        "code": q.code,
-                        "name": q.name,
-                        "max": q.max,
-                        "path": rubric.placement(q.code).breadcrumb,
-                        "bands": [{"min": b.min, "max": b.max, "criteria": b.criteria,
-                                   **({"measure_min": b.measure_min}
-                                      if b.measure_min is not None else {})}
-                                  for b in q.bands],
-                        "criteria": list(q.criteria),
-                        **({"measure": q.measure.model_dump()} if q.measure else {}),
-                    }
-                    for q in item.all_questions()
-                ],
+                "notes": list(item.notes),
+                "indicators": [indicator_json(i) for i in item.indicators],
+                "questions": [_question_json(rubric, q) for q in item.all_questions()],
             }
             for item in rubric.items
         ],
@@ -266,20 +289,38 @@ def rubric_as_json(rubric: Rubric) -> dict[str, Any]:
 
 
 def render_rubric(rubric: Rubric) -> str:
-    """The rubric as readable text for the terminal."""
+    """The whole rubric as readable text for the terminal: nothing of the form left out."""
     lines = [f"{rubric.title}（滿分 {rubric.total} 分）",
              "等第：" + "；".join(f"{g.grade} ≥ {g.min}" for g in rubric.grades), ""]
+
+    def question(q: Any, indent: str) -> None:
+        lines.append(f"{indent}{q.code} {q.name}（{q.max}分）")
+        if q.guidance:
+            lines.append(f"{indent}    {q.guidance}")
+        for band in q.bands:
+            first, *rest = band.criteria.splitlines()
+            lines.append(f"{indent}    {band.label}：{first}")
+            pad = " " * (len(band.label) + 1)
+            lines.extend(f"{indent}    {pad}{line}" for line in rest)
+        for number, criterion in enumerate(q.criteria, start=1):
+            lines.append(f"{indent}    {number}. {criterion}")
+
     for facet in rubric.facets:
         lines.append(f"【{facet.name}構面（{facet.max}分）】")
+        if facet.description:
+            lines.append(f"  {facet.description}")
         for item in facet.items:
             lines.append(f"  {item.code}. {item.name}（{item.max}分）")
-            for q in item.all_questions():
-                lines.append(f"    {q.code} {q.name}（{q.max}分）")
-                for band in q.bands:
-                    first = band.criteria.splitlines()[0]
-                    lines.append(f"        {band.label}：{first}")
-                for criterion in q.criteria:
-                    lines.append(f"        ・{criterion}")
+            for note in item.notes:
+                lines.append(f"    ※ {note}")
+            for indicator in item.indicators:
+                lines.append(f"    評核指標：{indicator.name}（{indicator.max}分）")
+                for sub in indicator.sub_indicators or ():
+                    lines.append(f"      次評核指標：{sub.name}（{sub.max}分）")
+                    for q in sub.questions:
+                        question(q, "        ")
+                for q in indicator.questions or ():
+                    question(q, "      ")
         lines.append("")
     return "\n".join(lines).rstrip()
 

@@ -80,16 +80,38 @@ def test_rubric_show_json_lists_codes_maxima_and_bands(run):
     assert len(questions) == 25
     assert [item["max"] for item in data["items"]] == [280, 170, 150, 100, 100, 100, 100]
     phone = next(q for q in questions if q["code"] == "2.4")
-    assert phone["bands"][0] == {"min": 16, "max": 20, "criteria": phone["bands"][0]["criteria"],
-                                 "measure_min": 90}
+    band = phone["bands"][0]
+    assert band == {"min": 16, "max": 20, "label": "16-20分", "criteria": band["criteria"],
+                    "criteria_lines": band["criteria"].splitlines(), "measure_min": 90}
     assert phone["measure"]["name"] == "電話禮貌測試分數"
+    assert data["source"] == "rubric/data/105.yaml"
+    assert data["facets"][0]["description"].startswith("優質便民服務著眼於提供便捷服務")
+    first = data["items"][0]["indicators"][0]
+    assert first["name"] == "服務流程便捷性及案件處理透明度"
+    assert first["sub_indicators"][0]["name"] == "案件處理流程查詢公開及簡化流程程度"
+    one = next(q for q in questions if q["code"] == "1.1")
+    assert any(line.startswith("設置全功能單一窗口") for line in one["bands"][0]["criteria_lines"])
 
 
 def test_rubric_show_text(run):
     result = run("rubric", "show")
     assert result.exit_code == 0
-    assert "【優質便民服務構面（600分）】" in result.output
-    assert "2.4 電話禮貌測試績效（20分）" in result.output
+    out = result.output
+    assert "【優質便民服務構面（600分）】" in out
+    assert "2.4 電話禮貌測試績效（20分）" in out
+    # Every line of every band: these once were lost (only a band's first line was shown).
+    for line in ("設置全功能單一窗口", "雙語（或多語）標示服務", "通過無障礙檢測，並取得認證標章"):
+        assert line in out
+    assert "評核指標：服務流程便捷性及案件處理透明度（280分）" in out
+    assert "次評核指標：案件處理流程查詢公開及簡化流程程度（180分）" in out
+    assert "積極導入資通訊（ICT）服務包括如下：" in out  # a lead sentence
+    assert "優質便民服務著眼於提供便捷服務" in out  # the facet's description
+
+
+def test_rubric_show_for_a_year_without_its_own_form(run):
+    result = run("rubric", "show", "--year", "115")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("115年度沒有專屬的評分表，沿用105年度的（rubric/data/105.yaml）。")
 
 
 def test_rubric_check(run, tmp_path):
