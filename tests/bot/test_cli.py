@@ -111,7 +111,8 @@ def test_rubric_show_text(run):
 def test_rubric_show_for_a_year_without_its_own_form(run):
     result = run("rubric", "show", "--year", "115")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("115年度沒有專屬的評分表，沿用105年度的（rubric/data/105.yaml）。")
+    first = result.output.splitlines()[0]
+    assert first == "115年度沒有專屬的評分表，沿用105年度的（rubric/data/105.yaml）。"
 
 
 def test_rubric_check(run, tmp_path):
