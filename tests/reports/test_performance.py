@@ -581,6 +581,21 @@ def test_fit_to_pages_drops_the_lowest_priority_cases(long_report):
     assert (again, nothing) == (fitted, [])
 
 
+@needs_office[0]
+@needs_office[1]
+def test_pages_are_counted_in_a_kai_face_standing_in_for_biaukai():
+    """The seed asks for 標楷體 14 pt; without it LibreOffice drew the text in Noto Sans,
+    whose metrics differ, so the 3-page check measured another document."""
+    from reports.performance import render_pdfs
+
+    report = _report(1, review=())
+    pdfs = render_pdfs({"a.odt": performance_odt(report), "b.docx": performance_docx(report)})
+    for pdf in pdfs.values():
+        fonts = set(re.findall(rb"/BaseFont\s*/[A-Z]{6}\+([A-Za-z0-9\-]+)", pdf))
+        assert b"UKaiTW" in fonts, fonts
+        assert not any(name.startswith(b"NotoSansCJK") for name in fonts), fonts
+
+
 def test_the_cuts_are_spread_over_the_sections(long_report):
     """Once one section lost all 15 of its cases while another kept 10: the cases of a
     heading go first from the section with the most cases still in the report."""
