@@ -208,7 +208,7 @@ def rubric_check(path: Annotated[Path, typer.Argument(help="評分表 YAML 檔")
     try:
         rubric = load_rubric(path)
     except RubricFileError as exc:
-        _fail(f"評分表有誤：{exc}")
+        _fail(f"評分表有誤：{exc.for_operator()}")
     typer.echo(f"{path}：{rubric.year} 年度評分表正確，{len(rubric.facets)} 個構面、"
                f"{len(rubric.items)} 個評核項目、{len(rubric.questions)} 題，"
                f"滿分 {rubric.total} 分。")
@@ -226,6 +226,8 @@ def rubric_show(
     try:
         form_year = available_years()[-1] if year is None else latest_rubric_year(year)
         rubric = load_year(form_year)
+    except RubricFileError as exc:
+        _fail(f"找不到評分表：{exc.for_operator()}")
     except RubricError as exc:
         _fail(f"找不到評分表：{exc}")
     source = f"rubric/data/{form_year}.yaml"

@@ -37,7 +37,13 @@ _BATCH = 500
 
 
 class BackupError(StorageError):
-    """A backup cannot be written or restored; the message says why."""
+    """A backup cannot be written or restored: ``zh`` says why for the operator (zh-TW),
+    ``detail`` is the technical detail; the message carries both."""
+
+    def __init__(self, detail: str, zh: str = "備份檔或資料庫不符合還原的條件") -> None:
+        self.detail = detail
+        self.zh = zh
+        super().__init__(f"{zh}（技術細節：{detail}）")
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ def backup_database(*, engine: Engine, path: Path, now: datetime) -> BackupSumma
     """
     revision = current_revision(engine)
     if revision is None:
-        raise BackupError("the database has no schema yet: there is nothing to back up")
+        raise BackupError("the database has no schema yet: there is nothing to back up",
+                          "資料庫尚未建立資料表，沒有可備份的內容（請先執行 sqbot init）")
     tables = _tables()
     counts: dict[str, int] = {}
     partial = path.with_name(path.name + ".partial")
@@ -133,7 +140,8 @@ def backup_database(*, engine: Engine, path: Path, now: datetime) -> BackupSumma
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise BackupError(f"cannot write {path}: {exc.strerror or exc}",
+                          f"無法寫入備份檔 {path}") from exc
     return BackupSummary(revision, counts)
 
 
@@ -144,24 +152,28 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
                 try:
                     value = json.loads(text)
                 except json.JSONDecodeError:
-                    raise BackupError(f"{path}: line {number} is not JSON") from None
+                    raise BackupError(f"{path}: line {number} is not JSON",
+                                      f"備份檔 {path} 已損壞（第 {number} 行）") from None
                 if not isinstance(value, dict):
-                    raise BackupError(f"{path}: line {number} is not a JSON object")
+                    raise BackupError(f"{path}: line {number} is not a JSON object",
+                                      f"備份檔 {path} 已損壞（第 {number} 行）")
                 yield value
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise BackupError(f"{path} is not a readable sqbot backup ({exc})") from exc
+        raise BackupError(f"{path} is not a readable sqbot backup ({exc})",
+                          f"無法讀取備份檔 {path}（不是 sqbot 的備份檔，或已損壞）") from exc
 
 
 def read_header(path: Path) -> dict[str, Any]:
     """The first line of a backup, checked to be a sqbot backup this code can read."""
     for header in _read(path):
         if header.get("format") != FORMAT:
-            raise BackupError(f"{path} is not a sqbot backup")
+            raise BackupError(f"{path} is not a sqbot backup", f"{path} 不是 sqbot 的備份檔")
         if header.get("version") != VERSION:
             raise BackupError(f"{path} is a backup of format version {header.get('version')};"
-                              f" this sqbot reads version {VERSION}")
+                              f" this sqbot reads version {VERSION}",
+                              f"備份檔 {path} 的格式版本與本版 sqbot 不同，無法還原")
         return header
-    raise BackupError(f"{path} is empty")
+    raise BackupError(f"{path} is empty", f"備份檔 {path} 是空的")
 
 
 def _non_empty(connection: Connection, tables: list[sa.Table]) -> list[str]:
@@ -192,22 +204,27 @@ def restore_database(*, engine: Engine, path: Path) -> BackupSummary:
     header = read_header(path)
     revision = current_revision(engine)
     if revision is None:
-        raise BackupError("the database has no schema: run `sqbot db upgrade` first")
+        raise BackupError("the database has no schema: run `sqbot db upgrade` first",
+                          "目標資料庫尚未建立資料表：請先執行 sqbot db upgrade")
     if revision != header.get("revision"):
         raise BackupError(f"the backup is of schema revision {header.get('revision')}, the "
                           f"database is at {revision}: restore into a database of the same "
-                          "revision")
+                          "revision",
+                          f"備份檔的結構版本（{header.get('revision')}）與資料庫（{revision}）"
+                          "不同：請還原到同一結構版本的空資料庫")
     tables = {table.name: table for table in _tables()}
     unknown = [name for name in header.get("tables", []) if name not in tables]
     if unknown:
-        raise BackupError(f"the backup has tables this sqbot does not know: {unknown}")
+        raise BackupError(f"the backup has tables this sqbot does not know: {unknown}",
+                          "備份檔含有本版 sqbot 不認得的資料表，請用產生備份的 sqbot 版本還原")
     kinds = {name: {c.name: _kind(c) for c in table.columns} for name, table in tables.items()}
     counts: dict[str, int] = {}
     with engine.begin() as connection:
         filled = _non_empty(connection, list(tables.values()))
         if filled:
             raise BackupError("the database is not empty (it has rows in "
-                              f"{', '.join(filled)}): restore only into an empty database")
+                              f"{', '.join(filled)}): restore only into an empty database",
+                              "目標資料庫不是空的：只能還原到空的資料庫，未做任何變更")
         batch: list[dict[str, Any]] = []
         current: str | None = None
         ended: dict[str, Any] | None = None
@@ -221,13 +238,15 @@ def restore_database(*, engine: Engine, path: Path) -> BackupSummary:
         next(lines)  # the header, checked above
         for entry in lines:
             if ended is not None:
-                raise BackupError(f"{path} has lines after its end")
+                raise BackupError(f"{path} has lines after its end",
+                                  f"備份檔 {path} 在結尾之後還有資料，可能已損壞")
             if entry.get("end") is True:
                 ended = entry
                 continue
             name, row = entry.get("table"), entry.get("row")
             if name not in tables or not isinstance(row, dict):
-                raise BackupError(f"{path} has a line for an unknown table {name!r}")
+                raise BackupError(f"{path} has a line for an unknown table {name!r}",
+                                  f"備份檔 {path} 含有本版 sqbot 不認得的資料表 {name}")
             if name != current:
                 flush()
                 current = name
@@ -239,10 +258,12 @@ def restore_database(*, engine: Engine, path: Path) -> BackupSummary:
                 flush()
         flush()
         if ended is None:
-            raise BackupError(f"{path} is cut off: its closing line is missing")
+            raise BackupError(f"{path} is cut off: its closing line is missing",
+                              f"備份檔 {path} 不完整（缺少結尾），未做任何變更")
         expected = {name: count for name, count in ended.get("rows", {}).items() if count}
         if expected != counts:
-            raise BackupError(f"{path} does not hold the rows its closing line lists")
+            raise BackupError(f"{path} does not hold the rows its closing line lists",
+                              f"備份檔 {path} 的筆數與結尾記錄不符，未做任何變更")
         if connection.dialect.name == "postgresql":
             _reset_sequences(connection, list(tables.values()))
     return BackupSummary(str(revision), counts)

@@ -124,7 +124,10 @@ def test_rubric_check(run, tmp_path):
         "max: 280", "max: 290", 1), encoding="utf-8")
     result = run("rubric", "check", str(broken))
     assert result.exit_code == 1
-    assert f"{broken}: " in result.output and "Traceback" not in result.output
+    out = result.output
+    assert out.startswith(f"評分表有誤：{broken} 的 facets[0].max：配分加總不符"
+                          "（技術細節：items sum")
+    assert "Traceback" not in out
 
 
 def test_unknown_rubric_year(run):

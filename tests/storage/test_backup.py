@@ -94,8 +94,12 @@ def test_restore_refuses_another_revision(filled, empty_database_url, tmp_path):
     backup_database(engine=filled.engine, path=path, now=NOW)
     older = Database.from_url(empty_database_url)
     upgrade(older.engine, "0001")
-    with pytest.raises(BackupError, match=f"revision {head_revision()}, the database is at 0001"):
+    with pytest.raises(BackupError, match=f"revision {head_revision()}, the database is at 0001"
+                       ) as refused:
         restore_database(engine=older.engine, path=path)
+    # For the operator: zh-TW first, then the technical detail.
+    said = str(refused.value)
+    assert said.startswith(f"備份檔的結構版本（{head_revision()}）與資料庫（0001）不同")
     older.dispose()
 
 
