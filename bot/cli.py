@@ -14,7 +14,7 @@ from bot.app import NotMigrated, build_dispatcher, open_database
 from bot.console import ConsoleChat
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
-from rubric import RubricError, RubricFileError, load_rubric, load_year
+from rubric import RubricError, RubricFileError, load_rubric, load_year, to_halfwidth
 from rubric.loader import available_years
 from rubric.model import Rubric
 from storage.errors import NotFound, StorageError
@@ -647,6 +647,37 @@ def report_form(
         _fail(_not_found_message(exc))
     content = forms.form_odt(form) if fmt == "odt" else forms.form_docx(form)
     _write_report(content, out or Path(f"{year}Q{quarter}{section}評分表.{fmt}"))
+
+
+@report_app.command("proposal")
+def report_proposal(
+    reference: Annotated[str, typer.Argument(help="提案編號，例如 115-P-0003")],
+    fmt: Annotated[str, typer.Option("--format", help="odt／docx")] = "odt",
+    out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
+    agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
+) -> None:
+    """一件創意提案的「創意服務計畫」（附錄1 格式），ODT 或 DOCX。"""
+    from reports.proposal_doc import build_proposal_document, proposal_docx, proposal_odt
+    from storage.proposals import find_by_reference
+
+    if fmt not in FORM_FORMATS:
+        _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(FORM_FORMATS)}")
+    wanted = to_halfwidth(reference).strip().upper()
+    settings = _settings()
+    database = _open_or_fail(settings)
+    try:
+        with database.transaction() as session:
+            the_agency = _pick_agency(session, agency or settings.agency)
+            proposal = find_by_reference(session=session, agency_id=the_agency.id,
+                                         reference=wanted)
+            if proposal is None:
+                _fail(f"找不到提案編號 {wanted}（編號格式如 115-P-0003，草稿尚無編號）。")
+            document = build_proposal_document(session, proposal)
+    except NotFound as exc:
+        _fail(_not_found_message(exc))
+    content = proposal_odt(document) if fmt == "odt" else proposal_docx(document)
+    title = (document.title or "創意服務計畫").replace("/", "_")[:40]
+    _write_report(content, out or Path(f"{wanted}_{title}.{fmt}"))
 
 
 @report_app.command("annual-performance")

@@ -40,6 +40,7 @@ from handlers.state import Mode
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
 from reports.proposal_doc import (
+    CLOSING_NOTE,
     ProposalDocument,
     build_proposal_document,
     outline,
@@ -560,7 +561,8 @@ def review_text(turn: Turn, proposal: Proposal) -> str:
         head = f"【提案檢視】草稿（已填 {filled}/{len(FIELDS)} 項）"
     else:
         head = f"【提案檢視】{proposal.reference}（{_status(proposal)}）"
-    body = [block.text for block in outline(build_proposal_document(turn.session, proposal))]
+    body = [block.text for block in outline(build_proposal_document(turn.session, proposal))
+            if block.text != CLOSING_NOTE]  # the form's own note, not the chat's
     lines = [head, *body]
     decision = _decision_line(turn, proposal)
     if decision:

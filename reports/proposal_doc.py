@@ -40,16 +40,33 @@ TEXT_PT = 14
 LINE_HEIGHT_PT = 21
 EMPTY = "（未填寫）"
 PLACEHOLDER_TITLE = "創意服務名稱"
-#: 壹、貳、參: each heading with its numbered parts and the field each part shows.
+#: 壹、貳、參: each heading with its numbered parts and the field each part shows, as the
+#: seed's 附錄1 writes them (壹's three parts are the seed's own, 「三、實際效益。」 with its
+#: full stop; 貳 and 參 have none in the seed, so theirs are shown only where filled in).
 PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("壹、專案總說明", (("一、個案背景與問題描述", "background"),
                       ("二、採用解決方法", "solution"),
-                      ("三、實際效益", "benefits"))),
+                      ("三、實際效益。", "benefits"))),
     ("貳、創新服務實際績效", (("一、外部效益", "external_benefits"),
                           ("二、內部效益", "internal_benefits"))),
     ("參、創新服務解決手法", (("一、流程整合", "process_integration"),
                           ("二、資通訊服務導入", "ict_adoption"))),
 )
+#: The seed's own sub-headings: always shown; the others only where the proposer wrote.
+SEED_SECTIONS = {"background", "solution", "benefits"}
+#: The seed's 〔…〕 guidance, shown where a draft has nothing yet.
+GUIDANCE = {
+    "background": "〔詳述個案所欲處理的具體問題，解決該項問題對民眾或其他利害相關者的意義所在及"
+                  "解決問題的行政過程或機制等〕",
+    "solution": "〔說明採取何種解決方法〕",
+    "benefits": "〔說明專案執行實際績效〕",
+    "貳、創新服務實際績效": "〔敘明執行創新服務專案的外部效益及內部效益；內容宜具體，儘量以量化數據"
+                    "表達〕",
+    "參、創新服務解決手法": "〔敘明如何透過『流程整合』及『資通訊服務導入』等各種解決手法，提供便民"
+                    "服務〕",
+    "肆、附件": "〔提供佐證資料，如相關民意調查、統計資料等，並以精簡方式呈現〕",
+}
+CLOSING_NOTE = "※各單位可視需要參考本附錄格式書寫「創意服務計畫」。"
 ATTACHMENTS_HEADING = "肆、附件"
 FILES_LABEL = "附件檔案："
 _FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -99,28 +116,41 @@ class Block:
     text: str
 
 
-def _lines(text: str) -> list[str]:
+def _lines(text: str, guidance: str = EMPTY) -> list[str]:
     lines = [line.rstrip() for line in clean_text(text).strip("\n").split("\n")]
-    return lines if any(line.strip() for line in lines) else [EMPTY]
+    return lines if any(line.strip() for line in lines) else [guidance]
+
+
+def _filled(doc: ProposalDocument, name: str) -> bool:
+    return bool(clean_text(getattr(doc, name)).strip())
 
 
 def outline(doc: ProposalDocument) -> list[Block]:
-    """The document's paragraphs in order, shared by both writers and the chat's review."""
+    """The document's paragraphs in order, shared by both writers and the chat's review:
+    the seed's headings, a part's 〔…〕 guidance where nothing is written yet, and the
+    closing ※ note."""
     blocks = [Block("title", clean_text(doc.heading))]
     if doc.details:
         blocks.append(Block("details", clean_text(doc.details)))
     for part, sections in PARTS:
         blocks.append(Block("part", part))
-        for heading, name in sections:
+        shown = [(heading, name) for heading, name in sections
+                 if name in SEED_SECTIONS or _filled(doc, name)]
+        if not shown:
+            blocks.append(Block("text", GUIDANCE[part]))
+        for heading, name in shown:
             blocks.append(Block("section", heading))
-            blocks += [Block("text", line) for line in _lines(getattr(doc, name))]
+            blocks += [Block("text", line)
+                       for line in _lines(getattr(doc, name), GUIDANCE.get(name, EMPTY))]
     blocks.append(Block("part", ATTACHMENTS_HEADING))
     if doc.evidence_note.strip() or not doc.attachments:
-        blocks += [Block("text", line) for line in _lines(doc.evidence_note)]
+        blocks += [Block("text", line)
+                   for line in _lines(doc.evidence_note, GUIDANCE[ATTACHMENTS_HEADING])]
     if doc.attachments:
         blocks.append(Block("text", FILES_LABEL))
         blocks += [Block("text", f"{str(n).translate(_FULLWIDTH_DIGITS)}、{clean_text(name)}")
                    for n, name in enumerate(doc.attachments, start=1)]
+    blocks.append(Block("details", CLOSING_NOTE))
     return blocks
 
 

@@ -11,6 +11,7 @@ import io
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from storage.proposals import (
 )
 
 FONT = "標楷體"
-HEADINGS = ["壹、專案總說明", "一、個案背景與問題描述", "二、採用解決方法", "三、實際效益",
+HEADINGS = ["壹、專案總說明", "一、個案背景與問題描述", "二、採用解決方法", "三、實際效益。",
             "貳、創新服務實際績效", "一、外部效益", "二、內部效益",
             "參、創新服務解決手法", "一、流程整合", "二、資通訊服務導入", "肆、附件"]
 FULL = ProposalDocument(
@@ -64,11 +65,11 @@ EXPECTED = [
     "\u3000提案人：王小明\u3000提案日期：115年11月27日",
     "壹、專案總說明", "一、個案背景與問題描述", "民眾須親自到局臨櫃。",
     "資料不齊常需往返 & 補件 <2 次>。", "二、採用解決方法", "建置線上預審系統。",
-    "三、實際效益", "案件多能一次補正完成。", "貳、創新服務實際績效", "一、外部效益",
+    "三、實際效益。", "案件多能一次補正完成。", "貳、創新服務實際績效", "一、外部效益",
     "平均申辦時間由 14 天縮短為 5 天。", "二、內部效益", "每件減少承辦人工 2 小時。",
     "參、創新服務解決手法", "一、流程整合", "同機關水平整合。", "二、資通訊服務導入",
     "導入線上申辦系統。", "肆、附件", "https://www.wra10.gov.tw/apply", "附件檔案：",
-    "１、預審系統畫面.png", "２、統計表.pdf",
+    "１、預審系統畫面.png", "２、統計表.pdf", "※各單位可視需要參考本附錄格式書寫「創意服務計畫」。",
 ]
 EMPTY = ProposalDocument(agency="經濟部水利署第十河川局")
 
@@ -93,12 +94,35 @@ def test_the_template_filled_in(read):
     lambda doc: _odt_paragraphs(proposal_odt(doc)),
     lambda doc: _docx_paragraphs(proposal_docx(doc)),
 ], ids=["odt", "docx"])
-def test_an_empty_proposal_keeps_every_heading(read):
-    paragraphs = read(EMPTY)
-    assert paragraphs[0] == "經濟部水利署第十河川局創意服務名稱"
-    assert [p for p in paragraphs if p in HEADINGS] == HEADINGS
-    assert paragraphs.count("（未填寫）") == 8
-    assert "附件檔案：" not in paragraphs
+def test_an_empty_draft_is_the_seeds_template_with_its_guidance(read):
+    """As 附錄1 prints it: the seed's headings (貳 and 參 without sub-headings nobody filled),
+    each part's 〔…〕 guidance, and the closing ※ note."""
+    assert read(EMPTY) == [
+        "經濟部水利署第十河川局創意服務名稱",
+        "壹、專案總說明",
+        "一、個案背景與問題描述",
+        "〔詳述個案所欲處理的具體問題，解決該項問題對民眾或其他利害相關者的意義所在及解決問題的"
+        "行政過程或機制等〕",
+        "二、採用解決方法", "〔說明採取何種解決方法〕",
+        "三、實際效益。", "〔說明專案執行實際績效〕",
+        "貳、創新服務實際績效",
+        "〔敘明執行創新服務專案的外部效益及內部效益；內容宜具體，儘量以量化數據表達〕",
+        "參、創新服務解決手法",
+        "〔敘明如何透過『流程整合』及『資通訊服務導入』等各種解決手法，提供便民服務〕",
+        "肆、附件", "〔提供佐證資料，如相關民意調查、統計資料等，並以精簡方式呈現〕",
+        "※各單位可視需要參考本附錄格式書寫「創意服務計畫」。",
+    ]
+
+
+@pytest.mark.parametrize("read", [
+    lambda doc: _odt_paragraphs(proposal_odt(doc)),
+    lambda doc: _docx_paragraphs(proposal_docx(doc)),
+], ids=["odt", "docx"])
+def test_sub_headings_of_貳_and_參_only_where_filled(read):
+    one = replace(EMPTY, internal_benefits="每件減少承辦人工 2 小時。", ict_adoption="線上申辦。")
+    paragraphs = read(one)
+    assert "二、內部效益" in paragraphs and "一、外部效益" not in paragraphs
+    assert "二、資通訊服務導入" in paragraphs and "一、流程整合" not in paragraphs
 
 
 def test_characters_xml_cannot_hold_are_dropped():
@@ -208,3 +232,26 @@ def test_libreoffice_converts_to_pdf(tmp_path: Path, suffix, writer) -> None:
                    check=True, capture_output=True, timeout=180)
     pdf = tmp_path / "proposal.pdf"
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_the_command_writes_a_submitted_proposal(office, database_url, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from tests.handlers.test_proposals import submitted
+
+    submitted(office)  # 王小明's proposal, 115-P-0001
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    runner, env = CliRunner(), {"DATABASE_URL": database_url}
+    result = runner.invoke(app, ["report", "proposal", "115-p-0001", "--format", "docx"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("115-P-0001_*.docx")
+    paragraphs = _docx_paragraphs(written.read_bytes())
+    assert paragraphs[0] == "經濟部水利署第十河川局河川公地申請線上預審"
+    assert "提案編號：115-P-0001" in paragraphs[1]
+    assert paragraphs[-1] == "※各單位可視需要參考本附錄格式書寫「創意服務計畫」。"
+    missing = runner.invoke(app, ["report", "proposal", "115-P-0099"], env=env)
+    assert missing.exit_code == 1 and "找不到提案編號 115-P-0099" in missing.output
