@@ -19,8 +19,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlmodel import select
 from telegram import (
     BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -38,6 +42,7 @@ from bot.textsplit import split_text
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
 from handlers.tokens import TokenError, parse_token
+from storage.models import ChatBinding
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +52,37 @@ CAPTION_LIMIT = 1024
 ROW_LIMIT = 8
 BUTTON_LIMIT = 100
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+#: The menu of private chats (BotCommandScopeAllPrivateChats): a member's own work.
 COMMANDS = [
     ("start", "開始／以邀請碼綁定帳號"),
+    ("fill", "填寫自評（從上次停下的題目繼續）"),
+    ("mine", "我的進度"),
     ("menu", "主選單"),
     ("back", "上一題"),
     ("skip", "略過這題"),
     ("review", "檢視小計與未答題目"),
     ("submit", "送出本季自評"),
     ("pause", "暫停，下次繼續"),
+    ("propose", "創意提案"),
+    ("cases", "年度案例"),
     ("help", "使用說明"),
+]
+#: Groups not bound yet (BotCommandScopeAllGroupChats): only binding.
+GROUP_COMMANDS = [
+    ("bind", "以秘書室邀請碼綁定本群組（/bind 邀請碼）"),
+    ("help", "使用說明"),
+]
+#: The secretariat's bound group (BotCommandScopeChat): the desk, nothing of a member's own.
+DESK_COMMANDS = [
+    ("progress", "各課室本季填寫進度"),
+    ("verify", "審定送出的自評（/verify 課室）"),
+    ("table", "考核結果總表（/table 115年第4季）"),
+    ("followup", "考核結果處理情形（/followup 內容）"),
+    ("annual", "年度成績、排名與獎勵"),
+    ("proposals", "全局創意提案清單"),
+    ("phonetest", "記錄電話禮貌測試（課室 受測人員 分數）"),
+    ("report", "年度績效總報告"),
+    ("help", "秘書室群組說明"),
 ]
 #: Flood waits up to this many seconds are waited out in line (the rate limiter retries the
 #: call, up to 3 times); a longer one is raised at once, so the message waits in the outbox
@@ -153,7 +180,8 @@ class TelegramChannel:
                  api_base_url: str | None = None, webhook_url: str | None = None,
                  rate_limiter: bool = True, fallback: Fallback | None = None,
                  commands_retry_delay: float = 5.0,
-                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 bound_groups: Callable[[], list[str]] | None = None) -> None:
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is empty")
         builder = Application.builder().token(token).updater(None)
@@ -183,11 +211,18 @@ class TelegramChannel:
         """Set once the Bot API answered at start-up (getMe and the webhook call)."""
         self._commands_task: asyncio.Task[None] | None = None
         self._commands_retry_delay = commands_retry_delay
+        #: the Telegram chats bound as secretariat groups (read at start for their menus)
+        self.bound_groups = bound_groups
 
     @classmethod
     def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> TelegramChannel:
         """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
-        return cls(dispatch=dispatching(dispatcher), **kwargs)
+        def bound_groups() -> list[str]:
+            with dispatcher.database.transaction() as session:
+                return [b.chat_id for b in session.exec(select(ChatBinding).where(
+                    ChatBinding.channel == CHANNEL)).all()]
+
+        return cls(dispatch=dispatching(dispatcher), bound_groups=bound_groups, **kwargs)
 
     @property
     def mode(self) -> str:
@@ -242,17 +277,39 @@ class TelegramChannel:
             await self.application.shutdown()
 
     async def _register_commands(self) -> None:
-        """setMyCommands is a convenience: a failure is logged and retried, never fatal."""
+        """setMyCommands per scope — private chats, unbound groups, each secretariat group —
+        so nobody is offered a command their chat cannot use. A convenience: a failure is
+        logged and retried, never fatal."""
         delay = self._commands_retry_delay
+        bot = self.application.bot
         while True:
             try:
-                await self.application.bot.set_my_commands(
-                    [BotCommand(name, text) for name, text in COMMANDS])
+                await bot.set_my_commands([BotCommand(n, t) for n, t in COMMANDS],
+                                          scope=BotCommandScopeAllPrivateChats())
+                await bot.set_my_commands([BotCommand(n, t) for n, t in GROUP_COMMANDS],
+                                          scope=BotCommandScopeAllGroupChats())
+                groups = await asyncio.to_thread(self.bound_groups) if self.bound_groups \
+                    else []
+                for chat_id in groups:
+                    await self._desk_commands(chat_id)
                 return
             except TelegramError as exc:
                 logger.warning("setMyCommands failed (%s); retrying in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 600)
+
+    async def _desk_commands(self, chat_id: str) -> None:
+        await self.application.bot.set_my_commands(
+            [BotCommand(n, t) for n, t in DESK_COMMANDS],
+            scope=BotCommandScopeChat(int(chat_id)))
+
+    async def _offer_desk(self, chat_id: str) -> None:
+        """A group was just bound: its menu becomes the desk's."""
+        try:
+            await self._desk_commands(chat_id)
+        except TelegramError as exc:
+            logger.warning("setMyCommands for a bound group failed (%s); it is set at the "
+                           "next start", exc)
 
     # --- receiving ---------------------------------------------------------------------------
 
@@ -318,6 +375,8 @@ class TelegramChannel:
         if query is not None:
             await self._answer(query)
         replies = await self.dispatch(incoming)
+        if any(reply.meta.get("kind") == "group_bound" for reply in replies):
+            await self._offer_desk(incoming.chat_id)
         if query is not None:
             replies = await self._edit_in_place(query, replies)
         await self._reply(incoming.chat_id, replies)

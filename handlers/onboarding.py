@@ -144,8 +144,10 @@ def handle_group(turn: Turn) -> None:
     logger.info("group chat bound as secretariat of agency %s", invitation.agency_id)
     bound = texts.GROUP_BOUND.format(agency=agency.name if agency else "")
     suffix = turn.incoming.command_suffix
-    turn.say(f"{bound}\n{texts.commands_only_hint(suffix)}" if suffix else bound,
-             desk_menu_choices(turn))
+    # meta: the adapter may now offer this chat the desk's commands (Telegram's chat scope).
+    turn.replies.append(Outgoing(f"{bound}\n{texts.commands_only_hint(suffix)}" if suffix
+                                 else bound, tuple(desk_menu_choices(turn)),
+                                 meta={"kind": "group_bound"}))
 
 
 def handle_lifecycle(turn: Turn) -> None:

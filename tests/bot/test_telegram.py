@@ -88,10 +88,36 @@ async def onboard(fake, desk, user=USER, name="王小明") -> None:
     await said(fake, user, f"綁定完成！{name}您好")
 
 
-async def test_commands_are_registered_in_chinese(fake, telegram):
-    await eventually(lambda: fake.calls_to("setMyCommands"), message="setMyCommands")
-    commands = fake.calls_to("setMyCommands")[-1].params["commands"]
-    assert [(c["command"], c["description"]) for c in commands] == COMMANDS
+def menu(fake, scope) -> list[tuple[str, str]]:
+    return [(c["command"], c["description"]) for c in fake.commands(scope)]
+
+
+async def test_commands_are_registered_in_chinese_per_scope(fake, telegram):
+    """Private chats get a member's own commands, groups only /bind: nobody is offered a
+    command their chat cannot use (the desk's are for the bound group, below)."""
+    private, groups = {"type": "all_private_chats"}, {"type": "all_group_chats"}
+    await eventually(lambda: menu(fake, groups), message="setMyCommands for groups")
+    assert menu(fake, private) == COMMANDS
+    assert [name for name, _ in menu(fake, groups)] == ["bind", "help"]
+    assert not {"verify", "table", "followup"} & {name for name, _ in menu(fake, private)}
+
+
+async def test_a_bound_group_gets_the_desks_commands_now_and_at_every_start(fake, desk,
+                                                                            telegram):
+    from bot.telegram import DESK_COMMANDS
+
+    group = -100555
+    code = desk.invite(role=Role.SECRETARIAT, section="秘書室")
+    fake.group_text(group, 7001, f"/bind {code}")
+    await said(fake, group, "本群組已綁定為")
+    scope = {"type": "chat", "chat_id": group}
+    await eventually(lambda: menu(fake, scope), message="the group's desk commands")
+    assert menu(fake, scope) == DESK_COMMANDS
+    assert not {"fill", "submit", "propose"} & {name for name, _ in DESK_COMMANDS}
+    with fake._lock:  # forgotten: a restart must read the bound groups from the database
+        fake._commands.clear()
+    async with polling(fake, desk):
+        await eventually(lambda: menu(fake, scope), message="the desk's commands again")
 
 
 async def test_failed_set_my_commands_is_retried_and_never_fatal(fake, desk):
@@ -101,9 +127,10 @@ async def test_failed_set_my_commands_is_retried_and_never_fatal(fake, desk):
                                               api_base_url=fake.base_url,
                                               commands_retry_delay=0.05)
     await channel.start()
-    await eventually(lambda: fake.calls_to("setMyCommands"), message="retried setMyCommands")
+    await eventually(lambda: len(fake.calls_to("setMyCommands")) == 2,
+                     message="retried setMyCommands, both scopes")
     attempts = [c for c in fake.calls if c.method.lower() == "setmycommands"]
-    assert [c.status for c in attempts] == [500, 500, 200]
+    assert [c.status for c in attempts] == [500, 500, 200, 200]
     await channel.stop()
 
 
