@@ -58,6 +58,7 @@ from bot.files import FileLinks, mime_type
 from bot.textsplit import split_text, utf16_units
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, Card, ChatKind, Choice, Incoming, Outgoing
+from handlers.onboarding import code_in
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ Fallback = Callable[[str, str, Sequence[Outgoing], int], Awaitable[None]]
 
 class MalformedBody(ValueError):
     """A correctly signed webhook body that is not a LINE webhook payload."""
+
+
+def _is_code(text: str) -> bool:
+    """Whether ``text`` carries an invitation code (as the onboarding reads one)."""
+    return code_in(text) is not None
 
 
 def retry_key(idempotency_key: str) -> str:
@@ -272,7 +278,11 @@ class LineChannel:
         if isinstance(event, MessageEvent):
             content = event.message
             if isinstance(content, TextMessageContent):
-                return Incoming(**base, text=content.text)
+                # Someone typing an invitation code in a private chat is about to be bound:
+                # the LINE profile's name is the member's name when the code names nobody.
+                name = await self._display_name(user_id) \
+                    if chat_kind == ChatKind.PRIVATE and _is_code(content.text) else None
+                return Incoming(**base, text=content.text, display_name=name)
             if chat_kind == ChatKind.GROUP:
                 return None
             attachment = await self._attachment(content)
@@ -290,6 +300,16 @@ class LineChannel:
         if isinstance(event, LeaveEvent):
             return Incoming(**base, lifecycle="leave")
         return None  # memberJoined, unsend, unknown types: acknowledged, ignored
+
+    async def _display_name(self, user_id: str) -> str | None:
+        """The LINE profile's display name; None when LINE will not give it (the user has
+        not added the bot as a friend, or LINE is unreachable): binding goes on without."""
+        try:
+            profile = await self.api.get_profile(user_id, _request_timeout=self.timeout)
+        except (ApiException, *NETWORK_ERRORS) as exc:
+            logger.info("LINE profile not read (%s)", exc.__class__.__name__)
+            return None
+        return profile.display_name or None
 
     async def _attachment(self, content: object) -> Attachment | None:
         kinds = {ImageMessageContent: ("photo", "image/jpeg"),

@@ -32,7 +32,7 @@ from storage.outbox import member_destinations, release_held, secretariat_destin
 logger = logging.getLogger(__name__)
 
 
-def _code_in(text: str) -> str | None:
+def code_in(text: str) -> str | None:
     """The invitation code a stranger typed (``ABCDE-FGHJK`` or ``/start ABCDEFGHJK``)."""
     command = parse_command(text)
     if command is not None and command.name == "start":
@@ -74,7 +74,7 @@ def _redeem_refused(turn: Turn, refusal: InvitationError) -> None:
 def handle_stranger(turn: Turn) -> None:
     """An unknown chat identity: bind it with a code, or ask for one."""
     text = turn.incoming.text or ""
-    code = _code_in(text) if text else None
+    code = code_in(text) if text else None
     if code is None:
         turn.say(texts.WELCOME_STRANGER)
         return

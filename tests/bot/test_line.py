@@ -496,3 +496,17 @@ async def test_a_client_that_goes_away_mid_body_is_one_log_line(desk, caplog):
     assert [r.getMessage() for r in records] == [
         "a webhook client went away before its body was read"]
     assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_member_bound_without_a_name_takes_the_line_profiles(fake, desk, line):
+    """Bound with a code that names nobody, a member once appeared as 「line 5555」 in
+    receipts and notices; the LINE profile's display name is read at binding."""
+    fake.profiles[ALICE] = {"displayName": "陳小華"}
+    code = desk.invite()  # no name
+    await say(fake, line, ALICE, code)
+    assert "綁定完成！陳小華您好" in last_text(fake, ALICE)
+    bob = hook.user_id("bob")  # LINE gives no profile (not a friend): binding goes on
+    await say(fake, line, bob, desk.invite())
+    assert f"綁定完成！line {bob[-4:]}您好" in last_text(fake, bob)
+    profile_calls = [r for r in fake.requests if r.path.startswith("/v2/bot/profile/")]
+    assert len(profile_calls) == 2  # only for the codes, not for every message
