@@ -20,8 +20,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from handlers.dispatch import Dispatcher
-from handlers.messages import Incoming, Outgoing
-from storage.evidence import EvidenceStoreError
+from handlers.messages import Attachment, Incoming, Outgoing
+from storage.evidence import EvidenceStoreError, Spool
 
 logger = logging.getLogger(__name__)
 
@@ -50,34 +50,43 @@ async def dispatch_with_file(dispatcher: Dispatcher, incoming: Incoming) -> list
     if attachment is None or attachment.fetch is None \
             or not await asyncio.to_thread(dispatcher.takes_file, incoming):
         return await asyncio.to_thread(dispatcher.dispatch, incoming)
+    received, spool = await _receive(dispatcher, attachment)
+    try:
+        return await asyncio.to_thread(dispatcher.dispatch,
+                                       dataclasses.replace(incoming, attachment=received))
+    finally:
+        if spool is not None:
+            spool.discard()  # a file the flow kept was moved away; anything else goes
+
+
+async def _receive(dispatcher: Dispatcher, attachment: Attachment
+                   ) -> tuple[Attachment, Spool | None]:
+    """The attachment as the flow gets it — spooled, too large, or the store failed — and
+    the spool to discard once the flow is done."""
+    assert attachment.fetch is not None
     limit = dispatcher.config.max_evidence_bytes
     try:
         spool = dispatcher.config.evidence.spool()
     except EvidenceStoreError:
         logger.exception("cannot spool an upload")
-        received = dataclasses.replace(attachment, store_failed=True)
-        return await asyncio.to_thread(dispatcher.dispatch,
-                                       dataclasses.replace(incoming, attachment=received))
+        return dataclasses.replace(attachment, store_failed=True), None
     try:
         try:
-            try:
-                async with asyncio.timeout(DOWNLOAD_TIMEOUT):
-                    complete = await _stream(attachment.fetch(), spool.write, limit)
-            except TooLarge:
-                complete = False
-            if complete:
-                received = dataclasses.replace(attachment, spooled=spool.path,
-                                               digest=spool.finish(), spooled_size=spool.size)
-            else:
-                logger.info("an upload passed EVIDENCE_MAX_BYTES (%s); download stopped", limit)
-                received = dataclasses.replace(attachment, too_large=True)
-        except EvidenceStoreError:
-            logger.exception("cannot spool an upload")
-            received = dataclasses.replace(attachment, store_failed=True)
-        return await asyncio.to_thread(dispatcher.dispatch,
-                                       dataclasses.replace(incoming, attachment=received))
-    finally:
-        spool.discard()  # a file the flow kept was moved away; anything else goes
+            async with asyncio.timeout(DOWNLOAD_TIMEOUT):
+                complete = await _stream(attachment.fetch(), spool.write, limit)
+        except TooLarge:
+            complete = False
+        if not complete:
+            logger.info("an upload passed EVIDENCE_MAX_BYTES (%s); download stopped", limit)
+            return dataclasses.replace(attachment, too_large=True), spool
+        return dataclasses.replace(attachment, spooled=spool.path, digest=spool.finish(),
+                                   spooled_size=spool.size), spool
+    except EvidenceStoreError:
+        logger.exception("cannot spool an upload")
+        return dataclasses.replace(attachment, store_failed=True), spool
+    except BaseException:  # a network error or a timeout: the platform delivers it again
+        spool.discard()
+        raise
 
 
 async def _stream(chunks: AsyncIterator[bytes], write: Callable[[bytes, int], bool],
