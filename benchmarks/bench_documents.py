@@ -7,7 +7,7 @@ import random
 import time
 
 from benchmarks.common import write
-from reports.model import FormLine, ItemColumn, QuarterTable, SectionForm, TableRow
+from reports.model import ItemColumn, QuarterTable, SectionForm, TableRow
 from rubric import grade_for, load_year, score_card
 
 SECTIONS = 1000
@@ -32,14 +32,19 @@ def quarter_table(sections: int) -> QuarterTable:
 
 
 def section_form() -> SectionForm:
-    """One section's filled-in form."""
+    """One section's filled-in form: every question scored, verified a point lower."""
+    from reports.build import form_facets
+    from storage.models import Answer
+
     rubric = load_year(105)
-    lines = tuple(FormLine(q.code, rubric.placement(q.code).breadcrumb, q.name, q.max, q.max,
-                           q.max - 1, "已於網站公布（檔案 2 件）") for q in rubric.questions)
-    total = sum(q.max - 1 for q in rubric.questions)
-    return SectionForm("經濟部水利署第十河川局115年第4季提升服務品質自行考核項目及評分表", 2,
+    verified = {q.code: q.max - 1 for q in rubric.questions}
+    answers = {q.code: Answer(question_code=q.code, self_score=q.max, verified_score=q.max - 1,
+                              evidence_text="已於網站公布") for q in rubric.questions}
+    total = sum(verified.values())
+    return SectionForm("經濟部水利署第十河川局115年度提升服務品質自行考核項目及評分表", 2,
                        "規劃課", "115年第4季", "115年12月10日", total, grade_for(rubric, total),
-                       "陳秘書", lines, (), "流程公開完整")
+                       "陳秘書", form_facets(rubric, answers, dict.fromkeys(verified, 2), verified),
+                       strengths_and_suggestions="流程公開完整")
 
 
 def timed(action) -> float:  # type: ignore[no-untyped-def]

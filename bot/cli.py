@@ -617,36 +617,51 @@ def report_annual(
 
 @report_app.command("form")
 def report_form(
-    section: Annotated[str, typer.Option(help="課室名稱，例如 規劃課")],
     year: Annotated[int, typer.Option(help="民國年度，例如 115")],
-    quarter: Annotated[int, typer.Option(min=1, max=4, help="季別 1-4")],
+    section: Annotated[str | None, typer.Option(help="課室名稱，例如 規劃課")] = None,
+    quarter: Annotated[int | None, typer.Option(min=1, max=4, help="季別 1-4")] = None,
+    blank: Annotated[bool, typer.Option("--blank", help="空白評分表（列印、實地考核用）")] = False,
     fmt: Annotated[str, typer.Option("--format", help="odt／docx")] = "odt",
     out: Annotated[Path | None, typer.Option(help="輸出檔案路徑")] = None,
     agency: Annotated[str | None, typer.Option(help="機關名稱（只有一個機關時可省略）")] = None,
 ) -> None:
-    """某課室某季的自行考核項目及評分表（自評與審定分數、佐證摘要、優點與建議）。"""
+    """某課室某季的自行考核項目及評分表（評分參考標準、自評與審定分數、審定說明、優點與建議）；
+    --blank 產生空白評分表。課室尚未開始自評時，產生該課室的空白評分表。"""
     from reports import forms
-    from reports.build import build_section_form
+    from reports.build import blank_section_form, build_section_form
     from storage.assessments import find_assessment
 
     if fmt not in FORM_FORMATS:
         _fail(f"不支援的格式 {fmt!r}：可用 {'、'.join(FORM_FORMATS)}")
+    if not blank and (section is None or quarter is None):
+        _fail("請指定 --section 與 --quarter（某課室某季的評分表），或用 --blank 產生空白評分表。")
     settings = _settings()
     database = _open_or_fail(settings)
     try:
         with database.transaction() as session:
             the_agency = _pick_agency(session, agency or settings.agency)
-            the_section = get_section(session=session, agency=the_agency, name=section)
-            assert the_section.id is not None
-            assessment = find_assessment(session=session, section_id=the_section.id,
-                                         roc_year=year, quarter=quarter)
-            if assessment is None:
-                _fail(f"{section} {year}年第{quarter}季尚未開始自評，沒有評分表可產生。")
-            form = build_section_form(session, assessment)
+            the_section = get_section(session=session, agency=the_agency, name=section) \
+                if section else None
+            assessment = None
+            if the_section is not None and quarter is not None and not blank:
+                assert the_section.id is not None
+                assessment = find_assessment(session=session, section_id=the_section.id,
+                                             roc_year=year, quarter=quarter)
+            if assessment is not None:
+                form = build_section_form(session, assessment)
+            else:
+                if not blank:
+                    typer.echo(f"{section} {year}年第{quarter}季尚未開始自評：產生空白評分表。")
+                form = blank_section_form(the_agency, year, quarter=quarter,
+                                          section=the_section)
     except NotFound as exc:
         _fail(_not_found_message(exc))
+    except RubricFileError as exc:
+        _fail(f"找不到評分表：{exc.for_operator()}")
     content = forms.form_odt(form) if fmt == "odt" else forms.form_docx(form)
-    _write_report(content, out or Path(f"{year}Q{quarter}{section}評分表.{fmt}"))
+    when = f"{year}Q{quarter}" if quarter else f"{year}年度"
+    name = f"{when}{section or ''}{'空白' if form.blank else ''}評分表.{fmt}"
+    _write_report(content, out or Path(name))
 
 
 @report_app.command("proposal")

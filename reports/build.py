@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
@@ -10,17 +11,22 @@ from sqlmodel import Session, col, select
 from reports.model import (
     AnnualRow,
     AnnualTable,
-    FormLine,
+    FormFacet,
+    FormIndicator,
+    FormItem,
+    FormQuestion,
+    FormSubIndicator,
     ItemColumn,
     QuarterTable,
     SectionForm,
     TableRow,
 )
-from rubric import Period, Rubric, grade_for, latest_rubric_year, load_year, score_card
+from rubric import Period, Question, Rubric, grade_for, latest_rubric_year, load_year, score_card
 from rubric.periods import TAIPEI, format_roc_date, format_roc_year_month
 from storage.assessments import answers_by_code, attachment_counts, find_assessment
 from storage.models import (
     Agency,
+    Answer,
     Assessment,
     AssessmentStatus,
     Member,
@@ -216,6 +222,77 @@ def build_annual_table(session: Session, agency: Agency, roc_year: int, *,
         grade_bands=tuple((g.grade, g.min) for g in rubric.grades))
 
 
+def form_title(agency_name: str, roc_year: int) -> str:
+    """The scoring form's title with the year in it, as the seed heads it; the quarter goes in
+    the page header."""
+    return f"{agency_name}{roc_year}年度提升服務品質自行考核項目及評分表"
+
+
+def _criteria_lines(question: Question) -> tuple[str, ...]:
+    """The 評分參考標準 of a question line by line, as the seed prints them."""
+    lines: list[str] = []
+    for band in question.bands:
+        lines.append(band.label)
+        lines.extend(part for part in band.criteria.split("\n") if part.strip())
+    if question.guidance:
+        lines.append(question.guidance)
+    if len(question.criteria) == 1 and not question.guidance:
+        lines.append(question.criteria[0])
+    elif question.criteria:
+        lines.extend(f"{number}. {text}" for number, text in enumerate(question.criteria, 1))
+    return tuple(lines)
+
+
+def form_facets(rubric: Rubric, answers: Mapping[str, Answer], files: Mapping[str, int],
+                 scores: Mapping[str, int] | None) -> tuple[FormFacet, ...]:
+    """The rubric's tree with what was scored on each question; ``scores`` are those that
+    count (verified, else self) for ﹡得分 and ＊小計, None where no subtotal is printed."""
+
+    def question_of(question: Question, cell_name: str, shared: bool) -> FormQuestion:
+        answer = answers.get(question.code)
+        evidence = (answer.evidence_text or "").strip() if answer else ""
+        if files.get(question.code):
+            evidence = f"{evidence}（檔案 {files[question.code]} 件）".strip()
+        heading = f"※ {question.name}（{question.max}分）：" \
+            if shared or question.name != cell_name else ""
+        return FormQuestion(
+            code=question.code, name=question.name, max=question.max, heading=heading,
+            criteria=_criteria_lines(question),
+            self_score=answer.self_score if answer else None,
+            verified_score=answer.verified_score if answer else None,
+            reason=(answer.reviewer_comment or "").strip() if answer else "",
+            returned=bool(answer and answer.returned), evidence=evidence)
+
+    def total(questions: Sequence[Question]) -> int | None:
+        return None if scores is None else sum(scores.get(q.code, 0) for q in questions)
+
+    facets = []
+    for facet in rubric.facets:
+        items = []
+        for item in facet.items:
+            indicators = []
+            for indicator in item.indicators:
+                if indicator.sub_indicators:
+                    numbered = len(indicator.sub_indicators) > 1
+                    subs = tuple(FormSubIndicator(
+                        name=f"{n}.{sub.name}" if numbered else sub.name, max=sub.max,
+                        questions=tuple(question_of(q, sub.name, len(sub.questions) > 1)
+                                        for q in sub.questions))
+                        for n, sub in enumerate(indicator.sub_indicators, 1))
+                else:
+                    questions = indicator.questions or ()
+                    subs = (FormSubIndicator(None, indicator.max, tuple(
+                        question_of(q, indicator.name, len(questions) > 1)
+                        for q in questions)),)
+                indicators.append(FormIndicator(indicator.name, indicator.max,
+                                                total(indicator.all_questions()), subs))
+            items.append(FormItem(item.code, item.name, item.max, total(item.all_questions()),
+                                  tuple(item.notes), tuple(indicators)))
+        facets.append(FormFacet(f"{facet.name}構面", facet.max, facet.description,
+                                tuple(items)))
+    return tuple(facets)
+
+
 def build_section_form(session: Session, assessment: Assessment) -> SectionForm:
     """The filled-in 自行考核項目及評分表 of one section and quarter."""
     assert assessment.id is not None
@@ -226,26 +303,33 @@ def build_section_form(session: Session, assessment: Assessment) -> SectionForm:
     period = Period(assessment.roc_year, assessment.quarter)
     answers = answers_by_code(session=session, assessment_id=assessment.id)
     files = attachment_counts(session=session, assessment_id=assessment.id)
-    lines = []
-    for question in rubric.questions:
-        answer = answers.get(question.code)
-        evidence = (answer.evidence_text or "") if answer else ""
-        if files.get(question.code):
-            evidence = f"{evidence}（檔案 {files[question.code]} 件）".strip()
-        lines.append(FormLine(
-            question.code, rubric.placement(question.code).breadcrumb, question.name,
-            question.max, answer.self_score if answer else None,
-            answer.verified_score if answer else None, evidence))
+    submitted = assessment.status != AssessmentStatus.DRAFT
     scores, _ = section_scores(session, assessment, rubric)
     card = score_card(rubric, scores)
     assessor = session.get(Member, assessment.assessor_member_id) \
         if assessment.assessor_member_id else None
-    submitted = assessment.status != AssessmentStatus.DRAFT
     return SectionForm(
-        title=f"{agency.name}{period.label}提升服務品質自行考核項目及評分表",
+        title=form_title(agency.name, assessment.roc_year),
         number=section.position, section=section.name, period_label=period.label,
         assessed_on=format_roc_date(assessment.assessed_on) if assessment.assessed_on else None,
         total=card.total if submitted else None, grade=card.grade if submitted else None,
-        assessor=assessor.name if assessor else None, lines=tuple(lines),
-        item_subtotals=tuple((i.name, card.item_scores[i.code], i.max) for i in rubric.items),
+        assessor=assessor.name if assessor else None,
+        facets=form_facets(rubric, answers, files, scores if submitted else None),
+        full_marks=rubric.total,
         strengths_and_suggestions=assessment.strengths_and_suggestions or "")
+
+
+def blank_section_form(agency: Agency, roc_year: int, *, quarter: int | None = None,
+                       section: Section | None = None) -> SectionForm:
+    """The scoring form with nothing filled in but the year (the quarter and the section
+    when given), for printing and for inspections on site: the agency's form of that year,
+    else the newest earlier one, as the other documents use."""
+    rubric = _rubric_for(agency, roc_year)
+    agency_name = agency.name
+    return SectionForm(
+        title=form_title(agency_name, roc_year),
+        number=section.position if section else None,
+        section=section.name if section else None,
+        period_label=Period(roc_year, quarter).label if quarter else f"{roc_year}年度",
+        assessed_on=None, total=None, grade=None, assessor=None,
+        facets=form_facets(rubric, {}, {}, None), full_marks=rubric.total, blank=True)

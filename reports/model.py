@@ -4,7 +4,7 @@ database."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -82,30 +82,90 @@ class AnnualTable:
 
 
 @dataclass(frozen=True)
-class FormLine:
-    """One question on a section's scoring form."""
+class FormQuestion:
+    """One question of the scoring form: its 評分參考標準 and what was scored."""
 
     code: str
-    path: str  # item › indicator › sub-indicator
-    question: str
+    name: str
     max: int
-    self_score: int | None
-    verified_score: int | None
-    evidence: str  # summary: text and how many files
+    #: "※ 提供案件承辦資訊種類（120分）：" where the question is one of several in its cell
+    #: or named otherwise than it; empty where the cell's name is the question's
+    heading: str
+    #: the 評分參考標準 as the seed prints them: "81-120分" then each line of that band's
+    #: criteria, and so on; or the lead sentence and the numbered criteria list
+    criteria: tuple[str, ...]
+    self_score: int | None = None
+    verified_score: int | None = None
+    reason: str = ""  # the secretariat's reason for the verified score
+    returned: bool = False
+    evidence: str = ""  # summary: text and how many files
+
+
+@dataclass(frozen=True)
+class FormSubIndicator:
+    """次評核指標, or the indicator's questions directly when it has no such level."""
+
+    name: str | None  # "1.案件處理流程查詢公開及簡化流程程度"; None: no 次評核指標
+    max: int
+    questions: tuple[FormQuestion, ...]
+
+
+@dataclass(frozen=True)
+class FormIndicator:
+    """評核指標 with its ﹡得分."""
+
+    name: str
+    max: int
+    score: int | None  # ﹡得分; None on a blank or unsubmitted form
+    sub_indicators: tuple[FormSubIndicator, ...]
+
+
+@dataclass(frozen=True)
+class FormItem:
+    """評核項目 with its ＊小計 and, for 創新加值, its 評分注意事項."""
+
+    code: str
+    name: str
+    max: int
+    subtotal: int | None  # ＊小計
+    notes: tuple[str, ...]
+    indicators: tuple[FormIndicator, ...]
+
+
+@dataclass(frozen=True)
+class FormFacet:
+    """構面: a table of its own on the form, with its name, points and description."""
+
+    name: str  # 優質便民服務構面
+    max: int
+    description: str
+    items: tuple[FormItem, ...]
 
 
 @dataclass(frozen=True)
 class SectionForm:
-    """自行考核項目及評分表, filled in for one section and quarter."""
+    """自行考核項目及評分表: filled in for one section and quarter, or blank for printing."""
 
-    title: str
-    number: int  # 編號
-    section: str  # 課室名稱
-    period_label: str
+    title: str  # 經濟部水利署第十河川局115年度提升服務品質自行考核項目及評分表
+    number: int | None  # 編號
+    section: str | None  # 課室名稱
+    period_label: str  # 115年第4季, or 115年度 on a blank form for the whole year
     assessed_on: str | None  # 考核日期 (ROC)
     total: int | None  # 總分
     grade: str | None
     assessor: str | None  # 考核人員
-    lines: tuple[FormLine, ...]
-    item_subtotals: tuple[tuple[str, int, int], ...] = field(default=())  # (item, score, max)
+    facets: tuple[FormFacet, ...]
+    full_marks: int = 1000
     strengths_and_suggestions: str = ""  # 優點、建議改進事項
+    blank: bool = False  # no scores at all: for printing and inspections on site
+
+    @property
+    def questions(self) -> tuple[FormQuestion, ...]:
+        """Every question in the form's order."""
+        return tuple(question for facet in self.facets for item in facet.items
+                     for indicator in item.indicators for sub in indicator.sub_indicators
+                     for question in sub.questions)
+
+    @property
+    def items(self) -> tuple[FormItem, ...]:
+        return tuple(item for facet in self.facets for item in facet.items)

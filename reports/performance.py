@@ -56,7 +56,7 @@ from odfdo import Document, Paragraph
 from sqlmodel import Session, col, select
 
 from reports.build import build_quarter_table
-from reports.forms import (
+from reports.documents import (
     EAST_ASIAN_FONT,
     LATIN_FONT,
     PAGE_HEIGHT_CM,

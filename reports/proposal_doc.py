@@ -23,13 +23,13 @@ from docx.shared import Pt
 from odfdo import Document, Paragraph
 from sqlmodel import Session
 
-from reports.forms import (
-    _docx_defaults,
-    _odt_text_props,
+from reports.documents import (
     clean_text,
+    docx_defaults,
     docx_fonts,
     new_odt,
     odt_fonts_and_page,
+    odt_text_props,
 )
 from rubric.periods import format_roc_date
 from storage.models import Agency, Member, Proposal, Section
@@ -193,7 +193,7 @@ def _odt_styles(doc: Document) -> None:
         '<style:default-style style:family="paragraph">'
         '<style:paragraph-properties style:punctuation-wrap="hanging"'
         ' style:line-break="strict" style:writing-mode="page"/>'
-        + _odt_text_props(TEXT_PT, extra=' style:language-asian="zh" style:country-asian="TW"')
+        + odt_text_props(TEXT_PT, extra=' style:language-asian="zh" style:country-asian="TW"')
         + "</style:default-style>", default=True)
     for name, display, size, bold, centred, indent in _ODT_STYLES.values():
         align = "center" if centred else "justify"
@@ -204,7 +204,7 @@ def _odt_styles(doc: Document) -> None:
             f'<style:paragraph-properties fo:text-align="{align}" fo:margin-bottom="{below}"'
             f' fo:line-height="{LINE_HEIGHT_PT if size == TEXT_PT else size + 8}pt"'
             f' fo:text-indent="{indent}pt"/>'
-            f"{_odt_text_props(size, bold=bold)}</style:style>")
+            f"{odt_text_props(size, bold=bold)}</style:style>")
 
 
 def proposal_odt(doc: ProposalDocument) -> bytes:
@@ -229,7 +229,7 @@ def proposal_docx(doc: ProposalDocument) -> bytes:
     docx.core_properties.title = clean_text(doc.heading)
     docx.core_properties.subject = doc.reference or "創意提案"
     docx.core_properties.language = "zh-TW"
-    _docx_defaults(docx)
+    docx_defaults(docx)
     docx.styles["Normal"].font.size = Pt(TEXT_PT)
     body = docx.element.body
     for child in list(body):  # the template's empty paragraph; keep the section properties

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from docx import Document
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -235,9 +236,23 @@ def test_report_quarterly_json_and_errors(run, database_url, tmp_path):
     result = run("report", "quarterly", "--year", "115", "--quarter", "4", "--format", "pdf",
                  database_url=database_url)
     assert result.exit_code == 1 and "不支援的格式 'pdf'" in result.output
+    # A section that has not started gets its blank form, for the inspection on site.
+    form = tmp_path / "f.docx"
     result = run("report", "form", "--section", "規劃課", "--year", "115", "--quarter", "4",
+                 "--format", "docx", "--out", str(form), database_url=database_url)
+    assert result.exit_code == 0, result.output
+    assert "規劃課 115年第4季尚未開始自評：產生空白評分表" in result.output
+    blank = Document(str(form))
+    assert blank.paragraphs[0].text == \
+        "經濟部水利署第十河川局115年度提升服務品質自行考核項目及評分表"
+    assert "課室名稱：規劃課" in blank.paragraphs[1].text
+    assert blank.tables[0].rows[2].cells[-1].text == "自評：\n\n審定：\n"
+    result = run("report", "form", "--blank", "--year", "116", "--out", str(tmp_path / "b.odt"),
                  database_url=database_url)
-    assert result.exit_code == 1 and "尚未開始自評" in result.output
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b.odt").read_bytes()[:2] == b"PK"
+    result = run("report", "form", "--year", "115", database_url=database_url)
+    assert result.exit_code == 1 and "請指定 --section 與 --quarter" in result.output
     result = run("report", "form", "--section", "不存在課", "--year", "115", "--quarter", "4",
                  database_url=database_url)
     assert result.exit_code == 1 and "找不到課室「不存在課」" in result.output

@@ -134,8 +134,14 @@ def test_the_section_form(quarter):
             Assessment.section_id == planning.id)).one()
         form = build_section_form(session, assessment)
     assert (form.section, form.total, form.grade, form.assessor) == ("規劃課", 832, "甲", "陳秘書")
-    line = next(x for x in form.lines if x.code == "1.2")
-    assert (line.self_score, line.verified_score) == (50, 40)
+    assert form.title == "經濟部水利署第十河川局115年度提升服務品質自行考核項目及評分表"
+    assert form.period_label == "115年第3季"
+    line = next(x for x in form.questions if x.code == "1.2")
+    assert (line.self_score, line.verified_score, line.reason) == (50, 40, "缺少網路查詢")
+    # ＊小計 and ﹡得分 count the verified scores: 服務流程 230 with 1.2 cut by 10.
+    process = form.items[0]
+    assert (process.name, process.subtotal) == ("服務流程", 220)
+    assert process.indicators[0].score == 220
     assert form.assessed_on == "115年10月5日"
 
 
