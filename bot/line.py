@@ -65,6 +65,10 @@ logger = logging.getLogger(__name__)
 CHANNEL = "line"
 TEXT_LIMIT = 5000  # UTF-16 code units
 ALT_TEXT_LIMIT = 1500
+#: a Flex bubble's JSON may be 30 KB; kept well under, since LINE counts after its own
+#: serialisation. A card whose text is longer goes as text instead.
+BUBBLE_BYTES = 24 * 1024
+BUBBLE_PARAGRAPHS = 40
 QUICK_REPLY_LIMIT = 13
 LABEL_LIMIT = 20
 MESSAGES_PER_REQUEST = 5
@@ -128,21 +132,33 @@ def button_carousel(choices: Sequence[Choice]) -> FlexMessage:
                                                          "contents": bubbles[:12]}))
 
 
-def card_bubble(card: Card, alt_text: str) -> FlexMessage:
-    """A :class:`Card` as a Flex bubble; ``alt_text`` is what notifications and old clients show."""
+def card_bubble(card: Card, alt_text: str) -> FlexMessage | None:
+    """A :class:`Card` as a Flex bubble that stands for the whole message: its title, rows
+    and note (the message's text when the card has none); ``alt_text`` is what
+    notifications and old clients show. None when it is too large for a bubble."""
     rows = [{"type": "box", "layout": "horizontal", "contents": [
         {"type": "text", "text": name, "size": "sm", "color": "#555555", "flex": 5,
          "wrap": True},
         {"type": "text", "text": value, "size": "sm", "align": "end", "flex": 3,
          "wrap": True}]} for name, value in card.rows]
+    note = alt_text if card.note is None else card.note
+    paragraphs = [part for part in note.split("\n\n") if part.strip()]
+    if len(paragraphs) > BUBBLE_PARAGRAPHS:
+        return None
+    notes: list[dict[str, Any]] = [{"type": "separator"}] if paragraphs and rows else []
+    notes += [{"type": "text", "text": part.strip("\n"), "size": "sm", "wrap": True}
+              for part in paragraphs]
     body: dict[str, Any] = {"type": "box", "layout": "vertical", "spacing": "sm",
                             "contents": [{"type": "text", "text": card.title, "weight": "bold",
-                                          "wrap": True}, {"type": "separator"}, *rows]}
+                                          "wrap": True}, {"type": "separator"}, *rows, *notes]}
     bubble: dict[str, Any] = {"type": "bubble", "body": body}
     if card.footer:
         bubble["footer"] = {"type": "box", "layout": "vertical", "contents": [
             {"type": "text", "text": card.footer, "size": "xs", "wrap": True,
              "color": "#888888"}]}
+    if len(json.dumps(bubble, ensure_ascii=False, separators=(",", ":")).encode()) \
+            > BUBBLE_BYTES:
+        return None
     short = split_text(alt_text, ALT_TEXT_LIMIT, utf16_units)[0]
     return FlexMessage(altText=short or card.title, contents=FlexContainer.from_dict(bubble))
 
@@ -150,12 +166,15 @@ def card_bubble(card: Card, alt_text: str) -> FlexMessage:
 def render(outgoing: Outgoing, links: FileLinks | None = None) -> list[Message]:
     """One neutral message as LINE messages (text split at 5,000 UTF-16 units); files and
     pictures as download links when ``links`` is set, else named."""
-    parts = split_text(outgoing.text, TEXT_LIMIT, utf16_units) if outgoing.text else []
     messages: list[Message] = []
-    if outgoing.card is not None:
-        messages.append(card_bubble(outgoing.card, outgoing.text))
-        # The card carries the numbers; the text's last part still comes with the choices.
-    messages += [TextMessage(text=part) for part in parts]
+    # One message per card: the bubble stands for the text, or the text comes alone when
+    # it is too long for a bubble — never both.
+    bubble = card_bubble(outgoing.card, outgoing.text) if outgoing.card is not None else None
+    if bubble is not None:
+        messages.append(bubble)
+    elif outgoing.text:
+        messages += [TextMessage(text=part)
+                     for part in split_text(outgoing.text, TEXT_LIMIT, utf16_units)]
     # The Messaging API takes files and pictures only from an HTTPS address: sqbot's own
     # (PUBLIC_BASE_URL), or, without one, the file is named instead of dropped silently.
     for doc in (outgoing.document, outgoing.picture):

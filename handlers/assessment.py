@@ -938,8 +938,8 @@ def _verified_line(sheet: Sheet) -> str:
             "（以上為自評分數，審定調整的題目已註明）。")
 
 
-def _score_card(sheet: Sheet) -> Card:
-    """Item subtotals, total and grade as a card."""
+def _score_card(sheet: Sheet, *, note: str | None = None) -> Card:
+    """Item subtotals, total and grade as a card (``note``: what the message says beyond)."""
     card = score_card(sheet.rubric, sheet.scores())
     rows = [(item.name, f"{card.item_scores[item.code]}/{item.max}")
             for item in sheet.rubric.items]
@@ -948,7 +948,7 @@ def _score_card(sheet: Sheet) -> Card:
     rows.append(("合計", f"{card.total} 分"))
     if card.complete:
         rows.append(("等第", card.grade))
-    return Card(sheet.heading(), tuple(rows))
+    return Card(sheet.heading(), tuple(rows), note=note)
 
 
 def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None,
@@ -980,8 +980,11 @@ def show_review(turn: Turn, sheet: Sheet, *, prefix: str | None = None,
     else:
         choices.append(turn.choice(texts.SUBMIT, "u", aid))
     choices.append(turn.menu_choice(texts.MENU, "menu"))
-    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices,
-             card=None if brief else _score_card(sheet))
+    card = None
+    if not brief:  # the card's rows are the heading's figures; the rest goes below them
+        detail = text.split("\n", 2)[2].strip("\n") if text.count("\n") >= 2 else ""
+        card = _score_card(sheet, note="\n\n".join(p for p in (prefix, detail) if p))
+    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices, card=card)
 
 
 def _confirm_choices(turn: Turn, sheet: Sheet) -> list[Choice]:
@@ -1029,10 +1032,11 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
                                   member=member, now=turn.now)
     when = texts.roc_datetime(turn.now)
     turn.state.to_menu()
-    receipt_card = Card(f"收件確認 {reference}", (
-        ("課室", sheet.section.name), ("期別", sheet.period.label), ("送出時間", when),
-        ("送出人", member.name), ("總分", f"{card.total} 分"), ("等第", card.grade)),
-        "本季自評已鎖定，秘書室審定後會通知您。")
+    receipt_card = Card(
+        f"收件確認{'（退回後重新送出）' if resubmitted else ''} {reference}", (
+            ("課室", sheet.section.name), ("期別", sheet.period.label), ("送出時間", when),
+            ("送出人", member.name), ("總分", f"{card.total} 分"), ("等第", card.grade)),
+        "本季自評已鎖定，秘書室審定後會通知您。", note="")
     turn.say(
         "\n".join([
             "收件確認（退回後重新送出）" if resubmitted else "收件確認",

@@ -166,21 +166,28 @@ class Document:
 
 @dataclass(frozen=True)
 class Card:
-    """A summary that a channel may draw as a card (LINE Flex); the text says the same."""
+    """A summary that a channel may draw as a card (LINE Flex) in place of the text.
+
+    A channel that draws the card sends it alone, so the card must say all the text says:
+    its title, its rows, then ``note`` — what the text says beyond the rows (``""``: the rows
+    and the footer say it all; ``None``: the whole text is shown below the rows).
+    """
 
     title: str
     rows: tuple[tuple[str, str], ...] = ()
     footer: str | None = None
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"title": self.title, "rows": [list(r) for r in self.rows], "footer": self.footer}
+        return {"title": self.title, "rows": [list(r) for r in self.rows], "footer": self.footer,
+                "note": self.note}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Card:
         """Inverse of :meth:`to_json`."""
         return cls(data["title"], tuple((str(a), str(b)) for a, b in data.get("rows", [])),
-                   data.get("footer"))
+                   data.get("footer"), data.get("note"))
 
 
 @dataclass(frozen=True)

@@ -647,7 +647,8 @@ def submit(turn: Turn, proposal: Proposal) -> None:
                         *(f"{label}：{value}" for label, value in rows), "",
                         "秘書室決定後會通知您（採用、不採用、已實施或請補件）。"]),
              main_menu_choices(turn),
-             card=Card(f"創意提案 {reference}", rows, "秘書室決定後會通知您。"))
+             card=Card(f"創意提案 {reference}" + ("（補件後重新送出）" if again else ""),
+                       rows, "秘書室決定後會通知您（採用、不採用、已實施或請補件）。", note=""))
     summary = summary_of(proposal)
     notice = Outgoing(
         "\n".join([f"【創意提案】{reference}" + ("（補件後重新送出）" if again else ""),
@@ -658,10 +659,10 @@ def submit(turn: Turn, proposal: Proposal) -> None:
                    f"摘要：{summary}",
                    "提案全文如附（ODT、DOCX）。"]),
         choices=decision_choices(proposal),
-        card=Card(f"創意提案 {reference}", (("名稱", _title(proposal)),
-                                           ("類型", proposal.kind or "—"),
-                                           ("課室", section_name), ("提案人", member.name)),
-                  summary),
+        card=Card(f"【創意提案】{reference}" + ("（補件後重新送出）" if again else ""),
+                  (("名稱", _title(proposal)), ("類型", proposal.kind or "—"),
+                   ("課室", section_name), ("提案人", member.name), ("送出時間", when)),
+                  f"摘要：{summary}\n提案全文如附（ODT、DOCX）。", note=""),
         meta={"kind": "proposal", "proposal_id": proposal.id})
     key = f"proposal:{proposal.id}:{mark_of(proposal)}"
     turn.notify_secretariat(proposal.agency_id, notice, key=key)

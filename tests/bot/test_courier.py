@@ -21,8 +21,10 @@ BOB = 5001
 ASK = Outgoing("第 2/25 題　1.2 提供案件查詢管道種類（滿分 60 分）",
                (Choice("41-60分", "3:b:1:1.2:0"), Choice("上一題", "3:p:1:1.2"),
                 Choice("暫停", "3:z")))
+# One message per card on LINE (issue #17): the bubble alone, its rows saying all the text says.
 RECEIPT = Outgoing("收件確認\n總分：842 分", card=Card(
-    "收件確認 115Q4-00001-27", (("總分", "842 分"), ("等第", "甲")), "秘書室審定後會通知您。"))
+    "收件確認 115Q4-00001-27", (("總分", "842 分"), ("等第", "甲")), "秘書室審定後會通知您。",
+    note=""))
 MANY = Outgoing("請選擇課室", tuple(Choice(f"課室{n}", f"4:g:{n}") for n in range(14)))
 
 
@@ -60,8 +62,7 @@ TABLE = [
                   "wrap": True}]} for name, value in (("總分", "842 分"), ("等第", "甲")))]},
          "footer": {"type": "box", "layout": "vertical", "contents": [
              {"type": "text", "text": "秘書室審定後會通知您。", "size": "xs", "wrap": True,
-              "color": "#888888"}]}}},
-      {"type": "text", "text": RECEIPT.text}],
+              "color": "#888888"}]}}}],
      [("sendMessage", {"text": RECEIPT.text, "parse_mode": "HTML"})]),
 ]
 

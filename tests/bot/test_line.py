@@ -289,10 +289,12 @@ async def test_full_assessment_through_line(fake, desk, line):
     await press(fake, line, ALICE, "確認送出")
     messages += 2
     assert messages == 28
-    receipt = fake.messages_to(ALICE)[-2:]
-    flex = [m for m in receipt if m["type"] == "flex"]
-    assert flex and flex[0]["altText"].startswith("收件確認")
+    # The receipt is one Flex bubble (issue #17: never the card and then the same text).
+    receipt = fake.sent()[-1].messages
+    assert [m["type"] for m in receipt] == ["flex"]
+    assert receipt[0]["altText"].startswith("收件確認")
     assert "總分：1000 分" in last_text(fake, ALICE) and "等第：優" in last_text(fake, ALICE)
+    assert not any(t.startswith("收件確認\n") for t in fake.texts_to(ALICE))
 
 
 # --- the outbox ------------------------------------------------------------------------------
@@ -442,11 +444,37 @@ def test_choices_become_quick_replies_or_a_carousel():
     assert len(long_label[0].quick_reply.items[0].action.label) <= 20
 
 
-def test_card_becomes_flex_with_plain_alt_text():
-    card = Card("收件確認 115Q4-00001-3", (("總分", "842 分"), ("等第", "甲")))
-    messages = render(Outgoing("收件確認\n總分：842 分", card=card))
-    assert messages[0].type == "flex" and messages[0].alt_text == "收件確認\n總分：842 分"
-    assert messages[1].text == "收件確認\n總分：842 分"
+def test_a_card_is_one_message_never_the_card_and_its_text():
+    """Issue #17, finding 5: a receipt came as a Flex card followed by the same full text."""
+    card = Card("收件確認 115Q4-00001-3", (("總分", "842 分"), ("等第", "甲")), note="")
+    messages = render(Outgoing("收件確認\n總分：842 分", (Choice("選單", "0:m:menu"),),
+                               card=card))
+    assert [m.type for m in messages] == ["flex"]
+    assert messages[0].alt_text == "收件確認\n總分：842 分"
+    assert messages[0].quick_reply.items[0].action.label == "選單"
+
+
+def test_a_card_shows_what_the_text_says_beyond_its_rows():
+    note = "已記錄 1.1：120 分。\n\n【服務流程】120/280 分\n　1.1 提供案件承辦資訊種類：120 分"
+    messages = render(Outgoing("整段文字", card=Card("規劃課 115年第4季", (("合計", "120 分"),),
+                                                     note=note)))
+    assert [m.type for m in messages] == ["flex"]
+    texts = [c["text"] for c in messages[0].to_dict()["contents"]["body"]["contents"]
+             if c["type"] == "text"]
+    assert texts == ["規劃課 115年第4季", "已記錄 1.1：120 分。",
+                     "【服務流程】120/280 分\n　1.1 提供案件承辦資訊種類：120 分"]
+    # A card without a note shows the whole text below its rows: nothing is lost.
+    plain = render(Outgoing("第一段\n\n第二段", card=Card("標題", (("甲", "1"),))))
+    body = plain[0].to_dict()["contents"]["body"]["contents"]
+    assert [c["text"] for c in body if c["type"] == "text"][-2:] == ["第一段", "第二段"]
+
+
+def test_a_card_too_long_for_a_bubble_goes_as_its_text_alone():
+    long_text = "\n\n".join(f"第 {n} 段：" + "佐證說明" * 200 for n in range(12))
+    messages = render(Outgoing(long_text, card=Card("標題", (("甲", "1"),))))
+    assert {m.type for m in messages} == {"text"}
+    assert len(messages) > 1  # split where the text allows, every word kept
+    assert "".join(m.text for m in messages).replace("\n", "") == long_text.replace("\n", "")
 
 
 def test_retry_key_is_a_stable_uuid():

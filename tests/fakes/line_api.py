@@ -501,6 +501,26 @@ def _flex_actions(node: Any, where: str) -> Iterator[Detail]:
             yield from _flex_actions(value, f"{where}[{index}]")
 
 
+def flex_text(node: Any) -> str:
+    """The text a Flex container shows, laid out as the app does: a bubble's blocks and a
+    vertical box's contents a line each, a horizontal box's texts side by side."""
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text", ""))
+    if kind == "box":
+        parts = [flex_text(child) for child in node.get("contents", [])]
+        joiner = "：" if node.get("layout") in ("horizontal", "baseline") else "\n"
+        return joiner.join(part for part in parts if part)
+    if kind == "bubble":
+        return "\n".join(part for part in (flex_text(node.get(block)) for block in
+                                           ("header", "hero", "body", "footer")) if part)
+    if kind == "carousel":
+        return "\n\n".join(part for part in map(flex_text, node.get("contents", [])) if part)
+    return ""
+
+
 def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
@@ -834,9 +854,18 @@ class FakeLine:
                 for message in request.messages]
 
     def texts_to(self, to: str) -> list[str]:
-        """The text of every text message delivered to chat ``to`` (push, multicast, reply)."""
-        return [message["text"] for message in self.messages_to(to)
-                if message.get("type") in ("text", "textV2")]
+        """What the person reads in each message delivered to chat ``to`` (push, multicast,
+        reply): a text message's text, a Flex message's texts as the app lays them out (a
+        horizontal box's texts side by side as 「名稱：值」, the rest a line each)."""
+        shown = []
+        for message in self.messages_to(to):
+            if message.get("type") in ("text", "textV2"):
+                shown.append(message["text"])
+            elif message.get("type") == "flex":
+                text = flex_text(message.get("contents"))
+                if text:
+                    shown.append(text)
+        return shown
 
     # -- serving --------------------------------------------------------------------------
 
