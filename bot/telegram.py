@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -29,6 +29,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    MenuButtonCommands,
     Message,
     Update,
 )
@@ -42,7 +43,7 @@ from bot.textsplit import split_text
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, ChatKind, Choice, Incoming, Outgoing
 from handlers.tokens import TokenError, parse_token
-from storage.models import ChatBinding
+from storage.models import ChatBinding, ChatIdentity, Member, Role
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ DESK_COMMANDS = [
     ("report", "年度績效總報告"),
     ("help", "秘書室群組說明"),
 ]
+#: A secretariat member's private chat (BotCommandScopeChat): their own work and the desk.
+SECRETARIAT_COMMANDS = [*(c for c in COMMANDS if c[0] != "help"),
+                        *(c for c in DESK_COMMANDS if c[0] != "help"), ("help", "使用說明")]
 #: Flood waits up to this many seconds are waited out in line (the rate limiter retries the
 #: call, up to 3 times); a longer one is raised at once, so the message waits in the outbox
 #: until Telegram allows it instead of holding up every call of the bot meanwhile.
@@ -181,7 +185,8 @@ class TelegramChannel:
                  rate_limiter: bool = True, fallback: Fallback | None = None,
                  commands_retry_delay: float = 5.0,
                  request_timeout: float = REQUEST_TIMEOUT,
-                 bound_groups: Callable[[], list[str]] | None = None) -> None:
+                 bound_groups: Callable[[], list[str]] | None = None,
+                 desk_members: Callable[[], list[str]] | None = None) -> None:
         if not token:
             raise ValueError("TELEGRAM_BOT_TOKEN is empty")
         builder = Application.builder().token(token).updater(None)
@@ -213,6 +218,8 @@ class TelegramChannel:
         self._commands_retry_delay = commands_retry_delay
         #: the Telegram chats bound as secretariat groups (read at start for their menus)
         self.bound_groups = bound_groups
+        #: the private chats of the secretariat's members (their menu adds the desk's)
+        self.desk_members = desk_members
 
     @classmethod
     def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> TelegramChannel:
@@ -222,7 +229,16 @@ class TelegramChannel:
                 return [b.chat_id for b in session.exec(select(ChatBinding).where(
                     ChatBinding.channel == CHANNEL)).all()]
 
-        return cls(dispatch=dispatching(dispatcher), bound_groups=bound_groups, **kwargs)
+        def desk_members() -> list[str]:
+            with dispatcher.database.transaction() as session:
+                return list(session.exec(
+                    select(ChatIdentity.platform_user_id)
+                    .join(Member, col(ChatIdentity.member_id) == col(Member.id))
+                    .where(ChatIdentity.channel == CHANNEL, col(Member.active),
+                           col(Member.role).in_([Role.SECRETARIAT, Role.ADMIN]))).all())
+
+        return cls(dispatch=dispatching(dispatcher), bound_groups=bound_groups,
+                   desk_members=desk_members, **kwargs)
 
     @property
     def mode(self) -> str:
@@ -277,9 +293,10 @@ class TelegramChannel:
             await self.application.shutdown()
 
     async def _register_commands(self) -> None:
-        """setMyCommands per scope — private chats, unbound groups, each secretariat group —
-        so nobody is offered a command their chat cannot use. A convenience: a failure is
-        logged and retried, never fatal."""
+        """setMyCommands per scope — private chats, unbound groups, each secretariat group,
+        each secretariat member's private chat — so nobody is offered a command their chat
+        or role cannot use, and the menu button opens that list. A convenience: a failure
+        is logged and retried, never fatal."""
         delay = self._commands_retry_delay
         bot = self.application.bot
         while True:
@@ -292,6 +309,11 @@ class TelegramChannel:
                     else []
                 for chat_id in groups:
                     await self._desk_commands(chat_id)
+                members = await asyncio.to_thread(self.desk_members) if self.desk_members \
+                    else []
+                for user_id in members:
+                    await self._member_commands(user_id)
+                await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
                 return
             except TelegramError as exc:
                 logger.warning("setMyCommands failed (%s); retrying in %.0f s", exc, delay)
@@ -302,6 +324,19 @@ class TelegramChannel:
         await self.application.bot.set_my_commands(
             [BotCommand(n, t) for n, t in DESK_COMMANDS],
             scope=BotCommandScopeChat(int(chat_id)))
+
+    async def _member_commands(self, user_id: str) -> None:
+        await self.application.bot.set_my_commands(
+            [BotCommand(n, t) for n, t in SECRETARIAT_COMMANDS],
+            scope=BotCommandScopeChat(int(user_id)))
+
+    async def _offer_member_desk(self, user_id: str) -> None:
+        """A secretariat member just bound this private chat: its menu adds the desk's."""
+        try:
+            await self._member_commands(user_id)
+        except TelegramError as exc:
+            logger.warning("setMyCommands for a secretariat member failed (%s); it is set at "
+                           "the next start", exc)
 
     async def _offer_desk(self, chat_id: str) -> None:
         """A group was just bound: its menu becomes the desk's."""
@@ -377,6 +412,8 @@ class TelegramChannel:
         replies = await self.dispatch(incoming)
         if any(reply.meta.get("kind") == "group_bound" for reply in replies):
             await self._offer_desk(incoming.chat_id)
+        if any(reply.meta.get("kind") == "desk_member_bound" for reply in replies):
+            await self._offer_member_desk(incoming.chat_id)
         if query is not None:
             replies = await self._edit_in_place(query, replies)
         await self._reply(incoming.chat_id, replies)

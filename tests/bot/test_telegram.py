@@ -120,6 +120,32 @@ async def test_a_bound_group_gets_the_desks_commands_now_and_at_every_start(fake
         await eventually(lambda: menu(fake, scope), message="the desk's commands again")
 
 
+async def test_a_secretariat_member_s_private_menu_adds_the_desk_and_the_button_opens_it(
+        fake, desk, telegram):
+    """Issue #17, item 2: the secretariat's members reach the desk from their private chat's
+    menu too (at binding and at every start); staff are offered only their own commands;
+    the menu button opens the command list."""
+    from bot.telegram import SECRETARIAT_COMMANDS
+
+    await eventually(lambda: fake.menu_button() is not None, message="the menu button")
+    assert fake.menu_button() == {"type": "commands"}
+    clerk = 8123
+    code = desk.invite(name="陳秘書", role=Role.SECRETARIAT, section="秘書室")
+    fake.user_text(clerk, code)
+    await said(fake, clerk, "綁定完成！陳秘書您好")
+    scope = {"type": "chat", "chat_id": clerk}
+    await eventually(lambda: menu(fake, scope), message="the clerk's own menu")
+    names = [name for name, _ in menu(fake, scope)]
+    assert {"fill", "verify", "table", "annual"} <= set(names) and names.count("help") == 1
+    assert menu(fake, scope) == SECRETARIAT_COMMANDS
+    await onboard(fake, desk)  # a staff member: the private chats' list, no chat scope
+    assert menu(fake, {"type": "chat", "chat_id": USER}) == []
+    with fake._lock:  # a restart reads the secretariat's members from the database
+        fake._commands.clear()
+    async with polling(fake, desk):
+        await eventually(lambda: menu(fake, scope), message="the clerk's menu again")
+
+
 async def test_failed_set_my_commands_is_retried_and_never_fatal(fake, desk):
     fake.fail_next("setMyCommands", kind="500", times=2)
     channel = TelegramChannel.from_dispatcher(desk.dispatcher, token=TOKEN,

@@ -1346,6 +1346,8 @@ class FakeTelegram:
             "getmyshortdescription": self._api_get_my_short_description,
             "setmyname": self._api_set_my_name,
             "getmyname": self._api_get_my_name,
+            "setchatmenubutton": self._api_set_chat_menu_button,
+            "getchatmenubutton": self._api_get_chat_menu_button,
             "close": self._api_true,
             "logout": self._api_true,
         }
@@ -1380,6 +1382,8 @@ class FakeTelegram:
             self._open_callbacks: set[str] = set()
             self._failures: dict[str, collections.deque[tuple[str, int]]] = {}
             self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            #: the menu button per private chat id ("" for the bot's default)
+            self._menu_buttons: dict[str, dict[str, Any]] = {}
             self._texts: dict[tuple[str, str], str] = {}
             self._cond.notify_all()
 
@@ -2254,6 +2258,35 @@ class FakeTelegram:
 
     def _api_get_my_name(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Any:
         return {"name": self._get_text("name", params) or self.bot_user["first_name"]}
+
+    def _api_set_chat_menu_button(self, params: dict[str, Any],
+                                  uploads: dict[str, _Upload]) -> Any:
+        button = params.get("menu_button") or {"type": "default"}
+        kind = button.get("type")
+        if kind not in ("commands", "web_app", "default"):
+            raise bad_request("can't parse menu button: unsupported type")
+        if kind == "web_app":
+            url = (button.get("web_app") or {}).get("url", "")
+            if not str(url).startswith("https://"):
+                raise bad_request("BUTTON_URL_INVALID")
+            if not 1 <= len(button.get("text", "")) <= 64:
+                raise bad_request("BUTTON_TEXT_INVALID")
+        chat = str(params.get("chat_id", ""))
+        if chat.startswith("-"):
+            raise bad_request("chat not found")  # only private chats have a menu button
+        self._menu_buttons[chat] = copy.deepcopy(button)
+        return True
+
+    def _api_get_chat_menu_button(self, params: dict[str, Any],
+                                  uploads: dict[str, _Upload]) -> Any:
+        chat = str(params.get("chat_id", ""))
+        return copy.deepcopy(self._menu_buttons.get(chat) or self._menu_buttons.get("")
+                             or {"type": "commands"})
+
+    def menu_button(self, chat_id: int | str | None = None) -> dict[str, Any] | None:
+        """The menu button set for a private chat (None: the bot's default), if any."""
+        with self._lock:
+            return copy.deepcopy(self._menu_buttons.get("" if chat_id is None else str(chat_id)))
 
     # -- webhooks ------------------------------------------------------------------------------
 
