@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from sqlmodel import select
 
 from bot.app import NotMigrated, build_dispatcher, open_database
 from bot.console import ConsoleChat
@@ -20,7 +21,7 @@ from rubric.model import Rubric
 from storage.errors import NotFound, StorageError
 from storage.invitations import create_invitation, format_code
 from storage.migrate import current_revision, head_revision
-from storage.models import Role
+from storage.models import ChatIdentity, Role
 from storage.org import (
     add_section,
     bind_identity,
@@ -788,6 +789,8 @@ def member_forget(
         fresh = session.get(type(member), member.id)
         if fresh is None or not fresh.active:
             _fail(f"找不到同仁「{name}」。")
+        line_users = list(session.exec(select(ChatIdentity.platform_user_id).where(
+            ChatIdentity.member_id == fresh.id, ChatIdentity.channel == "line")).all())
         report = forget_member(session=session, member=fresh,
                                actor_name=_operator(), now=_now())
     typer.echo(f"已刪除「{name}」的個人資料，現在顯示為「{report.placeholder}」：")
@@ -796,6 +799,25 @@ def member_forget(
     typer.echo(f"  其他訊息中的姓名 {report.outbox_scrubbed} 則、電話禮貌測試 "
                f"{report.phone_tests} 筆改為代稱。")
     typer.echo("  課室的分數、答案與修改紀錄都保留；稽核紀錄已記下 member.forget。")
+    if line_users and settings.line_channel_access_token is not None:
+        _unlink_line_menus(settings, line_users)
+
+
+def _unlink_line_menus(settings: Settings, user_ids: list[str]) -> None:
+    """The forgotten member's LINE chat goes back to the default rich menu."""
+    import asyncio
+
+    from bot.richmenu import unlink_users
+
+    assert settings.line_channel_access_token is not None
+    try:
+        asyncio.run(unlink_users(settings.line_channel_access_token.get_secret_value(), user_ids,
+                                 api_base_url=settings.line_api_base_url))
+    except Exception as exc:  # the member is forgotten either way
+        typer.echo(f"  LINE 選單未能改回預設（{exc.__class__.__name__}）；"
+                   "請檢查 LINE_CHANNEL_ACCESS_TOKEN 與網路後，於 LINE 官方帳號管理頁確認。")
+        return
+    typer.echo("  LINE 的圖文選單已改回預設（未綁定者的選單）。")
 
 
 @app.command()

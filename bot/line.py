@@ -9,6 +9,7 @@ key, so a retry is never delivered twice. No flow logic lives here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -51,14 +52,17 @@ from linebot.v3.webhooks import (
     UnfollowEvent,
     VideoMessageContent,
 )
+from sqlmodel import col, select
 
 from bot.delivery import DeliveryError, Progress, RetryLater, Unreachable
 from bot.downloads import CHUNK, DOWNLOAD_TIMEOUT, dispatching
 from bot.files import FileLinks, mime_type
+from bot.richmenu import RichMenus
 from bot.textsplit import split_text, utf16_units
 from handlers.dispatch import Dispatcher
 from handlers.messages import Attachment, Card, ChatKind, Choice, Incoming, Outgoing
 from handlers.onboarding import code_in
+from storage.models import ChatIdentity, Member
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +213,8 @@ class LineChannel:
                  max_evidence_bytes: int, api_base_url: str | None = None,
                  fallback: Fallback | None = None,
                  request_timeout: float = REQUEST_TIMEOUT,
-                 links: FileLinks | None = None) -> None:
+                 links: FileLinks | None = None, office: str | None = None,
+                 members: Callable[[], list[tuple[str, str]]] | None = None) -> None:
         if not channel_secret or not access_token:
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are both needed")
         self.parser = WebhookParser(channel_secret)
@@ -227,11 +232,59 @@ class LineChannel:
         self.timeout = request_timeout
         self.links = links
         self._replies: set[asyncio.Task[None]] = set()
+        #: the rich menus per role (None: not set up by this process)
+        self.menus = RichMenus(self.api, self.blob, office, timeout=request_timeout) \
+            if office else None
+        #: (LINE user id, role) of every bound member, for linking their menus
+        self.members = members
 
     @classmethod
     def from_dispatcher(cls, dispatcher: Dispatcher, **kwargs: Any) -> LineChannel:
         """A channel whose events go to ``dispatcher`` (run in a worker thread)."""
-        return cls(dispatch=dispatching(dispatcher), **kwargs)
+        def members() -> list[tuple[str, str]]:
+            with dispatcher.database.transaction() as session:
+                return [(user_id, str(role)) for user_id, role in session.exec(
+                    select(ChatIdentity.platform_user_id, Member.role)
+                    .join(Member, col(ChatIdentity.member_id) == col(Member.id))
+                    .where(ChatIdentity.channel == CHANNEL, col(Member.active))).all()]
+
+        return cls(dispatch=dispatching(dispatcher), members=members, **kwargs)
+
+    async def keep_menus(self, stop: asyncio.Event, *, every: float = 3600.0,
+                         retry: float = 30.0) -> None:
+        """Set the rich menus up, link every member to their role's, and link again every
+        ``every`` seconds (a role changed in the database is followed). A convenience: a
+        failure is logged and retried, never fatal."""
+        if self.menus is None:
+            return
+        wait = every
+        while not stop.is_set():
+            try:
+                if not self.menus.ids:
+                    await self.menus.ensure()
+                members = await asyncio.to_thread(self.members) if self.members else []
+                await self.menus.link_all(members)
+                wait = every
+            except (ApiException, *NETWORK_ERRORS, TimeoutError) as exc:
+                logger.warning("LINE rich menus not set (%s); retrying in %.0f s",
+                               exc.__class__.__name__, retry)
+                wait = retry
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    async def _link_menu(self, user_id: str, role: str) -> None:
+        """A member was just bound: their role's menu at once."""
+        if self.menus is None:
+            return
+        try:
+            if not self.menus.ids:  # set up by another worker: find them
+                await self.menus.ensure(create=False)
+            if not self.menus.ids:
+                return  # linked when the menus are set up
+            await self.menus.link(user_id, role)
+        except (ApiException, *NETWORK_ERRORS, TimeoutError) as exc:
+            logger.warning("LINE rich menu not linked (%s); linked at the next round",
+                           exc.__class__.__name__)
 
     async def close(self) -> None:
         """Wait for replies in flight, then close the HTTP clients."""
@@ -278,6 +331,9 @@ class LineChannel:
                 logger.warning("LINE content not fetched (%s); LINE will redeliver",
                                exc.__class__.__name__)
                 return False
+            for reply in replies:
+                if reply.meta.get("kind") == "member_bound" and incoming.user_id:
+                    await self._link_menu(incoming.user_id, str(reply.meta.get("role")))
             if replies:
                 token = getattr(event, "reply_token", None)
                 task = asyncio.create_task(self._reply(incoming.chat_id, token, replies))

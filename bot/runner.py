@@ -97,7 +97,7 @@ class Service:
                 access_token=self.settings.line_channel_access_token.get_secret_value(),
                 max_evidence_bytes=self.settings.evidence_max_bytes,
                 api_base_url=self.settings.line_api_base_url, fallback=fallback,
-                links=self.links)
+                links=self.links, office=self._office_name())
             senders[self.line.channel] = self.line
         self.outbox.senders = senders
         reminders = Reminders(self.database, schedule_config(self.settings))
@@ -152,11 +152,22 @@ class Service:
             background.append(asyncio.create_task(self.telegram.poll(self.stop)))
         if self.line is not None:
             background.append(asyncio.create_task(self._watch_line_quota()))
+            if self.worker_index in (None, 0):  # one process sets the rich menus up
+                background.append(asyncio.create_task(self.line.keep_menus(self.stop)))
         await serving
         self.stop.set()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+
+    def _office_name(self) -> str:
+        """The office drawn on LINE's rich menus: the agency's name when there is one."""
+        from storage.org import list_agencies
+
+        with self.database.transaction() as session:
+            names = [a.name for a in list_agencies(session=session)]
+        wanted = self.settings.agency
+        return wanted if wanted in names else (names[0] if names else "服務品質小幫手")
 
     async def _watch_line_quota(self, every: float = 3600.0) -> None:
         """Hourly: warn the secretariat when LINE's monthly quota cannot carry what waits."""

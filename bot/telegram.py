@@ -412,7 +412,8 @@ class TelegramChannel:
         replies = await self.dispatch(incoming)
         if any(reply.meta.get("kind") == "group_bound" for reply in replies):
             await self._offer_desk(incoming.chat_id)
-        if any(reply.meta.get("kind") == "desk_member_bound" for reply in replies):
+        if any(reply.meta.get("kind") == "member_bound"
+               and reply.meta.get("role") in (Role.SECRETARIAT, Role.ADMIN) for reply in replies):
             await self._offer_member_desk(incoming.chat_id)
         if query is not None:
             replies = await self._edit_in_place(query, replies)

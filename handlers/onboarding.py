@@ -99,12 +99,12 @@ def handle_stranger(turn: Turn) -> None:
     agency = turn.session.get(Agency, member.agency_id)
     where = "・".join(x for x in [agency.name if agency else "", section.name if section else "",
                                    texts.ROLE_LABELS[Role(member.role)]] if x)
-    # meta: the adapter may now offer a secretariat member the desk's commands too.
+    # meta: the adapter may now give the member their role's menus (LINE's rich menu,
+    # Telegram's commands).
     turn.replies.append(Outgoing(
         f"綁定完成！{member.name}您好。\n您的身分：{where}\n"
         f"每季請依評分表逐題自評，按「{texts.FILL}」開始。", tuple(main_menu_choices(turn)),
-        meta={"kind": "desk_member_bound"} if member.role in (Role.SECRETARIAT, Role.ADMIN)
-        else {}))
+        meta={"kind": "member_bound", "role": str(member.role)}))
 
 
 def handle_group(turn: Turn) -> None:

@@ -184,6 +184,12 @@ def cjk_font() -> font_manager.FontProperties:
     return font_manager.FontProperties(fname=_font_path(face))
 
 
+def cjk_face() -> tuple[str, int]:
+    """The file and face index of that font, for drawing outside matplotlib (Pillow)."""
+    face = _find_face()
+    return face.path, face.index
+
+
 def _font_path(face: _Face) -> str:
     """The path matplotlib should load: with the face index inside a .ttc where supported."""
     font_path = getattr(font_manager, "FontPath", None)  # matplotlib >= 3.11

@@ -90,3 +90,22 @@ def test_db_backup_and_restore(run, database_url, filled, empty_database_url, tm
 def test_db_restore_names_a_missing_file(run, database_url, tmp_path):
     result = run("db", "restore", str(tmp_path / "nope.gz"), "--yes", database_url=database_url)
     assert result.exit_code == 1 and "nope.gz" in result.output and "Traceback" not in result.output
+
+
+def test_member_forget_puts_the_line_chat_back_on_the_default_menu(run, database_url, filled,
+                                                                   monkeypatch):
+    """Issue #17, item 1: a forgotten member is unlinked from their role's rich menu."""
+    from tests.fakes.line_api import FakeLine
+
+    with FakeLine() as fake:
+        fake.rich_menus.menus["richmenu-staff"] = {"richMenuId": "richmenu-staff"}
+        fake.rich_menus.links["U-wang"] = "richmenu-staff"
+        monkeypatch.setenv("LINE_CHANNEL_SECRET", "0123456789abcdef0123456789abcdef")
+        monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", fake.access_token)
+        monkeypatch.setenv("LINE_API_BASE_URL", fake.base_url)
+        result = run("member", "forget", "王小明", "--yes", database_url=database_url)
+        assert result.exit_code == 0, result.output
+        assert "LINE 的圖文選單已改回預設" in result.output
+        assert "U-wang" not in fake.rich_menus.links
+        unlinks = [r for r in fake.requests if r.method == "DELETE"]
+        assert [r.path for r in unlinks] == ["/v2/bot/user/U-wang/richmenu"]

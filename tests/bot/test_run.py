@@ -128,6 +128,13 @@ def test_run_serves_line_from_follow_to_submission(environment, tmp_path):
                                                if t.startswith("收件確認")), None),
                                  what="the receipt")
             assert "總分：" in receipt and "期別：115年第4季" in receipt
+            # The running bot set its rich menus up: the default for strangers, the staff
+            # menu for the member just bound.
+            menus = fake.rich_menus
+            wait_until(lambda: menus.default is not None and user in menus.links,
+                       what="the rich menus")
+            assert menus.name_of(menus.links[user]).startswith("sqbot-staff-")
+            assert menus.name_of(menus.default).startswith("sqbot-guest-")
         finally:
             output = running.stop()
         assert running.proc.returncode == 0, output

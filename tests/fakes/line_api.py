@@ -52,6 +52,8 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.line_richmenu import RichMenus
+
 # --------------------------------------------------------------------------------------------
 # The specs
 # --------------------------------------------------------------------------------------------
@@ -365,6 +367,7 @@ QUICK_REPLY_LABEL_MAX = 20
 TEMPLATE_LABEL_MAX = 20
 IMAGE_CAROUSEL_LABEL_MAX = 12
 POSTBACK_TEXT_MAX = 300
+RICH_MENU_LABEL_MAX = 20
 URI_MAX = 1000
 URI_SCHEMES = ("http", "https", "line", "tel")
 FLEX_CAROUSEL_MAX = 12
@@ -735,6 +738,9 @@ class FakeLine:
         self.served: dict[str, int] = {}
         """message id -> bytes of generated content sent so far."""
         self._failures: list[_Failure] = []
+        self.rich_menus = RichMenus(request_errors, lambda action, where: _action(
+            action, where, label_max=RICH_MENU_LABEL_MAX, label_required=False))
+        """The channel's rich menus, their images, the default and each user's link."""
         self._lock = threading.RLock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -928,6 +934,12 @@ class FakeLine:
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: Any,
                request_id: str) -> _Answer:
+        menu = self.rich_menus.route(method, path, headers, body)
+        if menu is not None:
+            status, payload, content = menu
+            if content is not None:
+                return _Answer(status, content=content, media_type="image/png")
+            return _Answer(status, payload)
         if method == "POST":
             if path == "/v2/bot/message/reply":
                 return self._reply(body)
