@@ -366,8 +366,9 @@ class LineChannel:
             return Incoming(**base, text="")  # stickers, locations: the flow asks again
         if isinstance(event, PostbackEvent):
             return Incoming(**base, action=event.postback.data)
-        if isinstance(event, FollowEvent):
-            return Incoming(**base, lifecycle="follow")
+        if isinstance(event, FollowEvent):  # a member still unnamed takes the profile's
+            return Incoming(**base, lifecycle="follow",
+                            display_name=await self._display_name(user_id))
         if isinstance(event, UnfollowEvent):
             return Incoming(**base, lifecycle="unfollow")
         if isinstance(event, JoinEvent):

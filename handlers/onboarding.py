@@ -14,6 +14,7 @@ from handlers.turn import Turn
 from rubric import to_halfwidth
 from storage.errors import InvitationError, InvitationProblem
 from storage.invitations import (
+    adopt_display_name,
     check_invitation,
     looks_like_code,
     normalize_code,
@@ -164,6 +165,9 @@ def handle_lifecycle(turn: Turn) -> None:
             return
         set_identity_reachable(session=turn.session, channel=incoming.channel,
                                platform_user_id=incoming.user_id, reachable=True, now=turn.now)
+        adopt_display_name(session=turn.session, member=turn.member, channel=incoming.channel,
+                           platform_user_id=incoming.user_id,
+                           display_name=incoming.display_name)
         turn.say(f"{texts.WELCOME_BACK}{turn.member.name}您好，請選擇功能：",
                  main_menu_choices(turn))
     elif kind == "unfollow":

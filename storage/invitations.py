@@ -73,6 +73,22 @@ def check_invitation(*, session: Session, text: str, now: datetime) -> Invitatio
     return invitation
 
 
+def placeholder_name(channel: str, platform_user_id: str) -> str:
+    """The name of a member bound with neither a name on the code nor a profile name."""
+    return f"{channel} {platform_user_id[-4:]}"
+
+
+def adopt_display_name(*, session: Session, member: Member, channel: str,
+                       platform_user_id: str, display_name: str | None) -> bool:
+    """A member still called by the placeholder takes the platform profile's name (read at a
+    later follow); a name someone gave is never replaced. True if renamed."""
+    if not display_name or member.name != placeholder_name(channel, platform_user_id):
+        return False
+    member.name = display_name
+    session.add(member)
+    return True
+
+
 def redeem_for_identity(*, session: Session, text: str, channel: str, platform_user_id: str,
                         display_name: str | None, now: datetime) -> Member:
     """Use up the code ``text``: bind this chat identity to its member (created if needed)."""
@@ -84,7 +100,8 @@ def redeem_for_identity(*, session: Session, text: str, channel: str, platform_u
         agency = session.get(Agency, invitation.agency_id)
         section = session.get(Section, invitation.section_id) if invitation.section_id else None
         assert agency is not None
-        name = invitation.member_name or display_name or f"{channel} {platform_user_id[-4:]}"
+        name = invitation.member_name or display_name \
+            or placeholder_name(channel, platform_user_id)
         member = add_member(session=session, agency=agency, name=name,
                             role=Role(invitation.role), section=section)
     identity = bind_identity(session=session, member=member, channel=channel,

@@ -538,3 +538,22 @@ async def test_a_member_bound_without_a_name_takes_the_line_profiles(fake, desk,
     assert f"綁定完成！line {bob[-4:]}您好" in last_text(fake, bob)
     profile_calls = [r for r in fake.requests if r.path.startswith("/v2/bot/profile/")]
     assert len(profile_calls) == 2  # only for the codes, not for every message
+
+
+async def test_an_unnamed_member_takes_the_profile_s_name_when_they_follow_again(fake, desk,
+                                                                                 line):
+    """Issue #17, item 5: the name is read at follow too — a member bound while LINE gave
+    no profile is renamed when they follow again; a name someone gave is never replaced."""
+    channel, client = line
+    bob = hook.user_id("bob")
+    await say(fake, line, bob, desk.invite())  # no profile then: 「line xxxx」
+    assert f"綁定完成！line {bob[-4:]}您好" in last_text(fake, bob)
+    fake.profiles[bob] = {"displayName": "林小芳"}
+    await post(client, hook.follow_event(bob, reply_token=fake.issue_reply_token(bob)))
+    await channel.drain_replies()
+    assert "林小芳您好" in last_text(fake, bob)
+    await say(fake, line, ALICE, desk.invite(name="王小明"))
+    fake.profiles[ALICE] = {"displayName": "小明的手機"}
+    await post(client, hook.follow_event(ALICE, reply_token=fake.issue_reply_token(ALICE)))
+    await channel.drain_replies()
+    assert "王小明您好" in last_text(fake, ALICE)
