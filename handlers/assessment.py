@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from handlers import texts
 from handlers.flow.dialog import Refused
@@ -33,10 +33,13 @@ from rubric.calendar import collecting_cases, open_window
 from rubric.periods import TAIPEI, format_roc_date_short
 from storage.assessments import (
     EDITABLE,
+    EarlierAnswer,
     add_attachment,
     add_evidence_text,
     answers_by_code,
     attachment_counts,
+    carry_over,
+    earlier_answers,
     find_assessment,
     fixes_since_return,
     get_or_create_assessment,
@@ -77,6 +80,7 @@ class Sheet:
     section: Section
     rubric: Rubric
     answers: dict[str, Answer]
+    _earlier: dict[str, EarlierAnswer] | None = None
 
     @property
     def period(self) -> Period:
@@ -122,6 +126,37 @@ class Sheet:
             if answer.verified_score is not None and code in scores:
                 scores[code] = answer.verified_score
         return scores
+
+    def earlier(self, session: Session) -> dict[str, EarlierAnswer]:
+        """Last quarter's answers this sheet may start from (沿用上季): offered while the
+        sheet is a draft, for questions of this form whose earlier score it allows."""
+        if self._earlier is None:
+            self._earlier = {}
+            if self.assessment.status == AssessmentStatus.DRAFT and self.section.id is not None:
+                before = self.period.previous()
+                for code, earlier in earlier_answers(
+                        session=session, section_id=self.section.id, roc_year=before.roc_year,
+                        quarter=before.quarter, label=before.label).items():
+                    if not self.rubric.has_question(code):
+                        continue
+                    try:
+                        check_score(self.rubric.question(code), earlier.score)
+                    except ScoreError:
+                        continue
+                    self._earlier[code] = earlier
+        return self._earlier
+
+    def offer(self, session: Session, code: str) -> EarlierAnswer | None:
+        """Last quarter's answer to offer at ``code``: only while it is unanswered now."""
+        answer = self.answers.get(code)
+        if answer is not None and answer.self_score is not None:
+            return None
+        return self.earlier(session).get(code)
+
+    def carried(self) -> list[str]:
+        """Codes whose answer was taken from last quarter, in form order."""
+        return [q.code for q in self.rubric.questions
+                if self.answers.get(q.code) is not None and self.answers[q.code].carried_from]
 
     def heading(self) -> str:
         """``規劃課 115年第4季 自評（填寫中）``."""
@@ -286,6 +321,13 @@ def question_text(turn: Turn, sheet: Sheet, question: Question) -> str:
     current = _answer_line(turn, sheet.answers.get(question.code))
     if current:
         lines += ["", current]
+    earlier = sheet.offer(turn.session, question.code)
+    if earlier is not None:
+        lines += ["", earlier_line(earlier)]
+        if earlier.evidence_text:
+            lines.append(f"上季佐證：「{_quote(earlier.evidence_text)}」")
+        lines.append(f"按「{carry_label(earlier)}」採用（佐證一併沿用，檔案以參照保留），"
+                     "或直接輸入本季分數。")
     lines.append("")
     if question.bands:
         lines.append(f"請選擇級距，或直接輸入分數（0-{question.max} 的整數）。")
@@ -318,6 +360,9 @@ def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = No
         choices.append(turn.choice(f"輸入{question.measure.name}"[:20], "e", aid, code))
     choices.append(turn.choice(texts.ZERO, "s", aid, code, 0))
     choices = [*_cite_choices(turn, sheet), *choices]
+    earlier = sheet.offer(turn.session, code)
+    if earlier is not None:
+        choices.insert(0, turn.choice(carry_label(earlier), "cf", aid, code))
     if sheet.answers.get(code) is not None and sheet.answers[code].self_score is not None:
         choices.append(turn.choice("保留原分數", "n", aid, code))
     choices += [turn.choice(texts.BACK, "p", aid, code), turn.choice(texts.SKIP, "k", aid, code),
@@ -329,6 +374,39 @@ def ask_question(turn: Turn, sheet: Sheet, code: str, *, prefix: str | None = No
                 f"{question.code} {question.name}（滿分 {question.max} 分），請評分；"
                 "若還有佐證，可繼續傳送。")
     turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
+
+
+def earlier_line(earlier: EarlierAnswer) -> str:
+    """``上季（115年第3季）：100 分（審定）；檔案 2 件``."""
+    kind = "審定" if earlier.verified else "自評"
+    files = f"；檔案 {len(earlier.attachments)} 件" if earlier.attachments else ""
+    return f"上季（{earlier.period_label}）：{earlier.score} 分（{kind}）{files}"
+
+
+def carry_label(earlier: EarlierAnswer) -> str:
+    """The button that takes last quarter's answer: 「沿用上季 100 分」."""
+    return f"{texts.CARRY} {earlier.score} 分"
+
+
+def carry_earlier(turn: Turn, sheet: Sheet, question: Question) -> None:
+    """沿用上季: last quarter's answer becomes this one, with its evidence; then on."""
+    earlier = sheet.offer(turn.session, question.code)
+    if earlier is None:
+        raise Refused(texts.STALE_BUTTON)
+    sheet.check_may_edit(question.code)
+    change = carry_over(session=turn.session, assessment=sheet.assessment,
+                        question_code=question.code, earlier=earlier, member=_member(turn),
+                        now=turn.now)
+    sheet.answers[question.code] = change.answer
+    taken = []
+    if earlier.evidence_text:
+        taken.append("文字佐證")
+    if earlier.attachments:
+        taken.append(f"檔案 {len(earlier.attachments)} 件")
+    with_evidence = f"，並沿用{'、'.join(taken)}" if taken else ""
+    _move_on(turn, sheet, question.code,
+             prefix=f"已沿用{earlier.period_label}的 {question.code}：{earlier.score} 分"
+                    f"{with_evidence}。要補本季的佐證，直接傳文字、照片或檔案。")
 
 
 def ask_band_score(turn: Turn, sheet: Sheet, question: Question, band_index: int,
@@ -781,6 +859,12 @@ def resume(turn: Turn) -> None:
     answered = len(sheet.rubric.questions) - len(unanswered)
     intro = (f"{sheet.heading()}\n已作答 {answered}/{len(sheet.rubric.questions)} 題。"
              if answered else f"{sheet.heading()}\n開始填寫，共 {len(sheet.rubric.questions)} 題。")
+    earlier = sheet.earlier(turn.session)
+    offered = [c for c in unanswered if c in earlier]
+    if offered:
+        label = next(iter(earlier.values())).period_label
+        intro += (f"\n可從上季開始：{label}已答的 {len(offered)} 題，每題會列出上季分數與佐證，"
+                  f"按「{texts.CARRY}」採用，或直接輸入本季分數（不會自動帶入）。")
     ask_question(turn, sheet, code, prefix=intro)
 
 
@@ -918,8 +1002,9 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
                 lines.append(f"　{question.code} {question.name}：自評 {answer.self_score} 分，"
                              f"審定 {answer.verified_score} 分{why}（{who}{extra}）")
                 continue
+            carried = f"，沿用{answer.carried_from}" if answer.carried_from else ""
             lines.append(f"　{question.code} {question.name}：{answer.self_score} 分"
-                         f"（{who}{extra}）")
+                         f"（{who}{extra}{carried}）")
     unanswered = sheet.unanswered()
     if unanswered:
         numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
@@ -1028,6 +1113,9 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
     card = score_card(sheet.rubric, sheet.scores())
     resubmitted = sheet.assessment.status == AssessmentStatus.RETURNED
     fixed = _fix_lines(turn, sheet) if resubmitted else []
+    carried = sheet.carried()
+    carried_line = (f"沿用上季：{'、'.join(carried)}（共 {len(carried)} 題，"
+                    f"{sheet.answers[carried[0]].carried_from}）" if carried else "")
     reference = submit_assessment(session=turn.session, assessment=sheet.assessment,
                                   member=member, now=turn.now)
     when = texts.roc_datetime(turn.now)
@@ -1036,7 +1124,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         f"收件確認{'（退回後重新送出）' if resubmitted else ''} {reference}", (
             ("課室", sheet.section.name), ("期別", sheet.period.label), ("送出時間", when),
             ("送出人", member.name), ("總分", f"{card.total} 分"), ("等第", card.grade)),
-        "本季自評已鎖定，秘書室審定後會通知您。", note="")
+        "本季自評已鎖定，秘書室審定後會通知您。", note=carried_line)
     turn.say(
         "\n".join([
             "收件確認（退回後重新送出）" if resubmitted else "收件確認",
@@ -1047,6 +1135,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
             f"送出人：{member.name}",
             f"總分：{card.total} 分",
             f"等第：{card.grade}",
+            *([carried_line] if carried_line else []),
             "",
             "本季自評已鎖定，秘書室審定後會通知您。",
         ]),
@@ -1058,6 +1147,7 @@ def confirm_submit(turn: Turn, sheet: Sheet) -> None:
         "\n".join([f"{heading}{sheet.section.name} {sheet.period.label}", *fixed,
                    f"總分 {card.total} 分，等第「{card.grade}」",
                    f"送出人：{member.name}（{when}）",
+                   *([carried_line] if carried_line else []),
                    f"收件編號：{reference}" + ("（同原送出）" if resubmitted else "")]),
         choices=(Choice("開始審定", Token(0, "vo", (str(sheet.assessment.id),)).encode()),),
         meta={"kind": "submission", "assessment_id": sheet.assessment.id},

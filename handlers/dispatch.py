@@ -442,6 +442,13 @@ def _cite(turn: Turn, token: Token) -> None:
     assessment.cite_proposal(turn, sheet, question, proposal_id)
 
 
+def _carry(turn: Turn, token: Token) -> None:
+    """沿用上季 100 分: last quarter's answer to the question."""
+    sheet = assessment.sheet_for_token(turn, token, editing=True)
+    question = assessment.question_for_token(sheet, token)
+    assessment.carry_earlier(turn, sheet, question)
+
+
 def _cancel(turn: Turn, token: Token) -> None:
     assessment.cancel(turn)
 
@@ -453,5 +460,5 @@ def _pause(turn: Turn, token: Token) -> None:
 _VERBS: dict[str, Callable[[Turn, Token], None]] = {
     "b": _band, "s": _score, "e": _measure, "q": _question, "n": _keep, "k": _next,
     "p": _previous, "g": _goto, "r": _review, "u": _submit, "c": _confirm, "x": _cancel,
-    "z": _pause, "pq": _cite,
+    "z": _pause, "pq": _cite, "cf": _carry,
 }

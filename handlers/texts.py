@@ -51,6 +51,7 @@ CANCEL = "取消"
 RESCORE = "重新評分"
 CONTINUE = "繼續填寫"
 ZERO = "0分（未辦理）"
+CARRY = "沿用上季"
 # The annual report's cases (年度案例) and the secretariat's draft (年度報告).
 CASES = "年度案例"
 CASE_LIST = "本課室案例"

@@ -113,12 +113,13 @@ def _answer_row(session: Session, assessment: Assessment, code: str) -> Answer:
 
 def record_score(*, session: Session, assessment: Assessment, question_code: str, score: int,
                  member: Member, now: datetime,
-                 measure_value: float | None = None) -> ScoreChange:
-    """Set a self score (validated by the caller against the rubric), keeping its history."""
+                 measure_value: float | None = None, reason: str | None = None) -> ScoreChange:
+    """Set a self score (validated by the caller against the rubric), keeping its history
+    (``reason``: why, when it is not typed, such as 沿用115年第3季)."""
     answer = _answer_row(session, assessment, question_code)
     previous_score, previous_member = answer.self_score, answer.answered_by_member_id
     if previous_score != score:
-        _revise(session, answer, "self_score", previous_score, score, member.id, now)
+        _revise(session, answer, "self_score", previous_score, score, member.id, now, reason)
     if measure_value is not None and measure_value != answer.measure_value:
         _revise(session, answer, "measure_value", answer.measure_value, measure_value,
                 member.id, now)
@@ -126,10 +127,82 @@ def record_score(*, session: Session, assessment: Assessment, question_code: str
     answer.self_score = score
     answer.answered_by_member_id = member.id
     answer.answered_at = now
+    answer.carried_from = None  # a score given now is this quarter's own
     session.add(answer)
     _touch(session, assessment, now)
     session.flush()
     return ScoreChange(answer, previous_score, previous_member)
+
+
+@dataclass(frozen=True)
+class EarlierAnswer:
+    """An answer of the previous quarter, offered to start from (沿用上季)."""
+
+    period_label: str  # 115年第3季
+    score: int  # the verified score where the secretariat verified it, else the self score
+    verified: bool
+    evidence_text: str | None
+    attachments: tuple[Attachment, ...]
+
+
+def earlier_answers(*, session: Session, section_id: int, roc_year: int, quarter: int,
+                    label: str) -> dict[str, EarlierAnswer]:
+    """The answers of the section's assessment of (``roc_year``, ``quarter``) — the quarter
+    before the one being filled — once it was submitted; empty otherwise."""
+    earlier = find_assessment(session=session, section_id=section_id, roc_year=roc_year,
+                              quarter=quarter)
+    if earlier is None or earlier.id is None or earlier.status == AssessmentStatus.DRAFT:
+        return {}
+    verified = earlier.status == AssessmentStatus.VERIFIED
+    files: dict[int, list[Attachment]] = {}
+    for attachment in session.exec(
+            select(Attachment).join(Answer, col(Attachment.answer_id) == col(Answer.id))
+            .where(Answer.assessment_id == earlier.id).order_by(col(Attachment.id))).all():
+        assert attachment.answer_id is not None
+        files.setdefault(attachment.answer_id, []).append(attachment)
+    found = {}
+    for code, answer in answers_by_code(session=session, assessment_id=earlier.id).items():
+        use_verified = verified and answer.verified_score is not None
+        score = answer.verified_score if use_verified else answer.self_score
+        if score is None or answer.id is None:
+            continue
+        found[code] = EarlierAnswer(label, score, use_verified, answer.evidence_text,
+                                    tuple(files.get(answer.id, ())))
+    return found
+
+
+def carry_over(*, session: Session, assessment: Assessment, question_code: str,
+               earlier: EarlierAnswer, member: Member, now: datetime) -> ScoreChange:
+    """Take an earlier quarter's answer: its score, its evidence text and references to its
+    files (the stored bytes are shared, not copied), each change in the history with the
+    reason 沿用<quarter>."""
+    reason = f"沿用{earlier.period_label}"
+    change = record_score(session=session, assessment=assessment, question_code=question_code,
+                          score=earlier.score, member=member, now=now, reason=reason)
+    answer = change.answer
+    if earlier.evidence_text and earlier.evidence_text not in (answer.evidence_text or ""):
+        old = answer.evidence_text
+        answer.evidence_text = earlier.evidence_text if not old \
+            else f"{old}\n{earlier.evidence_text}"
+        _revise(session, answer, "evidence_text", old, answer.evidence_text, member.id, now,
+                reason)
+    held = {a.sha256 for a in session.exec(
+        select(Attachment).where(Attachment.answer_id == answer.id)).all()}
+    for source in earlier.attachments:
+        if source.sha256 in held:
+            continue
+        session.add(Attachment(
+            answer_id=answer.id, channel=source.channel, platform_file_id=source.platform_file_id,
+            filename=source.filename, mime_type=source.mime_type, size=source.size,
+            sha256=source.sha256, stored_path=source.stored_path, content=source.content,
+            uploaded_by_member_id=member.id, created_at=now))
+        _revise(session, answer, "attachment", None,
+                f"{source.filename or source.mime_type} ({source.size} bytes, sha256 "
+                f"{source.sha256[:12]})", member.id, now, reason)
+    answer.carried_from = earlier.period_label
+    session.add(answer)
+    session.flush()
+    return change
 
 
 def add_evidence_text(*, session: Session, assessment: Assessment, question_code: str,

@@ -221,6 +221,9 @@ class Answer(SQLModel, table=True):
     reviewed_by_member_id: int | None = Field(default=None, foreign_key="members.id")
     reviewed_at: datetime | None = _ts(nullable=True)
     returned: bool = Field(default=False, description="returned to the section for editing")
+    #: the quarter whose answer this one was taken from (沿用上季: "115年第3季"); cleared when
+    #: the score is changed afterwards
+    carried_from: str | None = Field(default=None, max_length=16)
 
 
 class AnswerRevision(SQLModel, table=True):
