@@ -557,3 +557,25 @@ async def test_an_unnamed_member_takes_the_profile_s_name_when_they_follow_again
     await post(client, hook.follow_event(ALICE, reply_token=fake.issue_reply_token(ALICE)))
     await channel.drain_replies()
     assert "王小明您好" in last_text(fake, ALICE)
+
+
+async def test_last_quarter_s_answer_is_one_press_on_line(fake, desk, line):
+    """Issue #17, item 3, through the fake Messaging API: the 沿用上季 quick reply is a
+    postback the fake accepts, and pressing it takes last quarter's answer."""
+    from datetime import UTC, datetime
+
+    desk.clock.set(datetime(2026, 10, 5, 1, 0, tzinfo=UTC))  # 115年第3季's window
+    await onboard(fake, line, desk)
+    await say(fake, line, ALICE, "填寫自評")
+    for question in RUBRIC.questions:
+        await say(fake, line, ALICE, str(question.max))
+    await say(fake, line, ALICE, "送出")
+    await press(fake, line, ALICE, "確認送出")
+    desk.clock.set(datetime(2026, 12, 3, 1, 0, tzinfo=UTC))  # 115年第4季
+    await say(fake, line, ALICE, "填寫自評")
+    assert "上季（115年第3季）：120 分（自評）" in last_text(fake, ALICE)
+    await press(fake, line, ALICE, "沿用上季 120 分")
+    assert "已沿用115年第3季的 1.1：120 分" in last_text(fake, ALICE)
+    with desk.database.transaction() as session:
+        carried = session.exec(select(Answer).where(Answer.carried_from.is_not(None))).all()
+    assert [(a.question_code, a.self_score) for a in carried] == [("1.1", 120)]
