@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from handlers import assessment, proposals, secretariat, texts
 from handlers.assessment import Refused, Sheet
 from handlers.commands import parse_command
-from handlers.dialogs import build_engine, cases, decide, verify
+from handlers.dialogs import build_engine, cases, decide, propose, verify
 from handlers.flow import Event, File, Lifecycle, Press, Text, event_of, match_label
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
@@ -142,8 +142,6 @@ def takes_file(state: State) -> bool:
     """Whether the conversation, as it stands in ``state``, keeps a file sent now."""
     if state.mode == Mode.DIALOG:
         return ENGINE.takes_file(state.dialog)
-    if state.mode in proposals.PROPOSER_MODES:
-        return True
     return assessment.takes_file(state)
 
 
@@ -167,10 +165,7 @@ def route(turn: Turn) -> None:
             case Press(action=action):
                 _action(turn, action)
             case File():
-                if turn.state.mode in proposals.PROPOSER_MODES:
-                    proposals.handle_attachment(turn)
-                else:
-                    assessment.handle_attachment(turn)
+                assessment.handle_attachment(turn)
             case Text(text=text):
                 # A typed label of a button just drawn is that button's press.
                 typed = match_label(text, turn.state.drawn_choices())
@@ -200,9 +195,7 @@ def _secretariat_in_bound_group(turn: Turn) -> bool:
 
 def _text(turn: Turn, text: str) -> None:
     command = parse_command(text)
-    if turn.state.mode in proposals.TEXT_MODES and proposals.handle_text(turn, text, command):
-        return
-    if command is None and turn.state.mode == Mode.IDLE and proposals.paste_new(turn, text):
+    if command is None and turn.state.mode == Mode.IDLE and propose.paste_new(turn, text):
         return
     if command is None:
         assessment.handle_text(turn, text)
@@ -250,7 +243,7 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
     elif name == "annual":
         secretariat.send_annual(turn, arg)
     elif name == "propose":
-        proposals.start(turn)
+        propose.start(turn)
     elif name == "proposals":
         proposals.show_list(turn, arg)
     elif name == "cases":
@@ -337,8 +330,6 @@ def _refused(turn: Turn, message: str) -> None:
         return
     try:
         if state.mode == Mode.DIALOG and ENGINE.redraw(turn, prefix=message):
-            return
-        if state.mode in proposals.PROPOSER_MODES and proposals.redraw(turn, prefix=message):
             return
         if state.mode != Mode.IDLE and state.question is not None:
             sheet = assessment.current_sheet(turn)

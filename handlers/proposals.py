@@ -20,23 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers import texts
-from handlers.assessment import Refused, _size, file_refusal, main_menu_choices
-from handlers.commands import Command
+from handlers.assessment import Refused, main_menu_choices
 from handlers.messages import Card, Choice, Document, Outgoing
 from handlers.proposal_text import (
     FIELD_BY_NAME,
     FIELD_NAMES,
     FIELDS,
-    QUANTIFIED,
-    TITLE_MAX,
-    PastedProposal,
-    has_numbers,
     innovation_kinds,
     match_kind,
-    split_proposal,
 )
 from handlers.secretariat import _require_desk
-from handlers.state import Mode
 from handlers.tokens import Token, TokenError
 from handlers.turn import Turn
 from reports.proposal_doc import (
@@ -50,29 +43,22 @@ from reports.proposal_doc import (
 from rubric import Period, latest_rubric_year, load_year, to_halfwidth
 from rubric.periods import format_roc_date
 from storage.errors import NotFound
-from storage.evidence import EvidenceStoreError
 from storage.models import Agency, Attachment, Member, Proposal, ProposalStatus, Section
 from storage.org import get_section, list_sections
 from storage.proposals import (
     DECISIONS,
     EDITABLE,
-    add_proposal_attachment,
-    create_proposal,
     get_proposal,
     list_proposals,
     lock_proposal,
-    open_proposals,
     proposal_attachments,
     submit_proposal,
-    update_proposal,
 )
 
 logger = logging.getLogger(__name__)
 
 ODT = "application/vnd.oasis.opendocument.text"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-PROPOSER_MODES = (Mode.PROPOSAL_FIELD, Mode.PROPOSAL_MORE, Mode.PROPOSAL_REVIEW)
-TEXT_MODES = PROPOSER_MODES
 #: One letter per status in tokens and marks.
 STATUS_CODES = {"d": ProposalStatus.DRAFT, "s": ProposalStatus.SUBMITTED,
                 "m": ProposalStatus.MORE_INFO, "a": ProposalStatus.ADOPTED,
@@ -86,7 +72,7 @@ DECISION_VERBS: dict[str, tuple[str, ProposalStatus]] = {
     "pm": (texts.ASK_MORE, ProposalStatus.MORE_INFO),
 }
 STEPLESS_VERBS = ("po",)  # 補充提案 on a notice (the decisions are handlers.dialogs.decide)
-VERBS = ("pf", "pk", "px", "pr", "ps", "pe", "pw", "pc", "pl", "pv", "pz")
+VERBS = ("pl", "pv")  # the lists' buttons (writing is handlers.dialogs.propose)
 _FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 LIST_BUTTONS = 5
 
@@ -234,321 +220,12 @@ def _token_index(token: Token, size: int) -> int:
     return index
 
 
-# --- writing: starting, asking, answering ----------------------------------------------------
-
-
-def start(turn: Turn) -> None:
-    """創意提案: continue the member's draft, choose among several, or begin a new one."""
-    member = _member(turn)
-    assert member.id is not None
-    drafts = open_proposals(session=turn.session, proposer_member_id=member.id)
-    empty = [p for p in drafts if p.status == ProposalStatus.DRAFT
-             and len(missing_fields(turn, p)) == len(FIELDS)]
-    if not drafts:
-        new_proposal(turn)
-        return
-    if len(drafts) == 1 and empty:
-        ask_field(turn, drafts[0], "title", prefix=texts.PROPOSAL_INTRO)
-        return
-    lines = [f"您有 {len(drafts)} 份尚未送出的創意提案："]
-    choices: list[Choice] = []
-    titles = [_quote(_title(p), 8) for p in drafts[:LIST_BUTTONS]]
-    numbered = len(set(titles)) < len(titles)  # two untitled drafts: a label names one
-    for number, proposal in enumerate(drafts, start=1):
-        lines.append(f"{number}. {_draft_line(turn, proposal)}")
-        if number <= LIST_BUTTONS:
-            label = f"繼續 {number}「{titles[number - 1]}」" if numbered \
-                else f"繼續「{titles[number - 1]}」"
-            choices.append(turn.choice(label, "pc", proposal.id))
-    lines.append("請選擇要繼續的提案，或提出新提案。")
-    turn.state.to_menu()
-    turn.say("\n".join(lines), [*choices, turn.choice(texts.PROPOSAL_NEW, "pw"),
-                                turn.menu_choice(texts.MENU, "menu")])
-
-
-def _draft_line(turn: Turn, proposal: Proposal) -> str:
+def draft_line(turn: Turn, proposal: Proposal) -> str:
+    """``「…」草稿，已填 3/10 項`` (or what the secretariat asked for)."""
     filled = len(FIELDS) - len(missing_fields(turn, proposal))
     if proposal.status == ProposalStatus.MORE_INFO:
         return (f"{_named(proposal)} 待補件：{_quote(proposal.decision_note or '', 30)}")
     return f"「{_title(proposal)}」草稿，已填 {filled}/{len(FIELDS)} 項"
-
-
-def new_proposal(turn: Turn) -> None:
-    """A new draft, starting at its name."""
-    proposal = create_proposal(session=turn.session, proposer=_member(turn),
-                               roc_year=Period.of(turn.now).roc_year, now=turn.now)
-    ask_field(turn, proposal, "title", prefix=texts.PROPOSAL_INTRO)
-
-
-def resume(turn: Turn, proposal: Proposal, *, prefix: str | None = None) -> None:
-    """Continue a draft: its first missing field, else its review."""
-    if proposal.status == ProposalStatus.MORE_INFO:
-        request = f"秘書室請您補充：{proposal.decision_note}" if proposal.decision_note \
-            else "秘書室請您補充資料。"
-        show_review(turn, proposal, prefix=f"{request}\n請按「{texts.PROPOSAL_EDIT}」修改，"
-                                           f"改好後按「{texts.PROPOSAL_SUBMIT}」重新送出。")
-        return
-    missing = missing_fields(turn, proposal)
-    if missing:
-        ask_field(turn, proposal, missing[0],
-                  prefix=prefix or f"繼續填寫提案「{_title(proposal)}」。")
-    else:
-        show_review(turn, proposal, prefix=prefix)
-
-
-def ask_field(turn: Turn, proposal: Proposal, name: str, *, prefix: str | None = None) -> None:
-    """Ask for one field of the template (the kind with its 8 buttons; 附件 for files too)."""
-    assert proposal.id is not None
-    state = turn.state
-    state.to_menu()
-    state.mode, state.proposal_id, state.proposal_field = Mode.PROPOSAL_FIELD, proposal.id, name
-    index = FIELD_NAMES.index(name)
-    field = FIELDS[index]
-    lines = [f"第 {index + 1}/{len(FIELDS)} 項　{field.label}", texts.PROPOSAL_PROMPTS[name]]
-    choices: list[Choice] = []
-    if name == "kind":
-        kinds = _kinds(turn)
-        lines += [f"{n}. {kind}" for n, kind in enumerate(kinds, start=1)]
-        choices += [turn.choice(kind, "pk", proposal.id, n) for n, kind in enumerate(kinds)]
-    current = (getattr(proposal, name) or "").strip()
-    if current:
-        lines.append(f"目前內容：{_quote(current, 60)}")
-    if name == "evidence_note":
-        files = _files(turn, proposal)
-        if files:
-            names = "、".join(f.filename or "（未命名）" for f in files)
-            lines.append(f"已附檔案 {len(files)} 件：{names}")
-        onward = texts.PROPOSAL_DONE
-    else:
-        onward = texts.PROPOSAL_KEEP if current else texts.SKIP
-        lines.append(f"（不確定可先按「{texts.SKIP}」，之後再補。）" if not current else
-                     f"（輸入新內容會取代目前內容；按「{texts.PROPOSAL_KEEP}」不變。）")
-    choices.append(turn.choice(onward, "px", proposal.id, index))
-    if index > 0:
-        choices.append(turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, index - 1))
-    choices += [turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id),
-                turn.choice(texts.PAUSE, "pz", proposal.id)]
-    text = "\n".join(lines)
-    turn.say(f"{prefix}\n\n{text}" if prefix else text, choices)
-
-
-def _ask_more(turn: Turn, proposal: Proposal, name: str, *, prefix: str) -> None:
-    """After benefits without numbers: invite a quantified addition."""
-    assert proposal.id is not None
-    turn.state.mode, turn.state.proposal_field = Mode.PROPOSAL_MORE, name
-    index = FIELD_NAMES.index(name)
-    turn.say(f"{prefix}{texts.PROPOSAL_NEEDS_NUMBERS.format(next=texts.PROPOSAL_NEXT)}",
-             [turn.choice(texts.PROPOSAL_NEXT, "px", proposal.id, index),
-              turn.choice(texts.PROPOSAL_BACK, "pf", proposal.id, max(index - 1, 0)),
-              turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id),
-              turn.choice(texts.PAUSE, "pz", proposal.id)])
-
-
-def go_next(turn: Turn, proposal: Proposal, after: str | None, *,
-            prefix: str | None = None) -> None:
-    """The next field still missing after ``after``; the review when none is left."""
-    missing = missing_fields(turn, proposal)
-    start_at = FIELD_NAMES.index(after) + 1 if after in FIELD_NAMES else 0
-    for name in FIELD_NAMES[start_at:]:
-        if name in missing:
-            ask_field(turn, proposal, name, prefix=prefix)
-            return
-    show_review(turn, proposal, prefix=prefix)
-
-
-def _save(turn: Turn, proposal: Proposal, values: dict[str, str | None]) -> None:
-    update_proposal(session=turn.session, proposal=proposal, values=values,
-                    member=_member(turn), now=turn.now)
-
-
-def _answer(turn: Turn, proposal: Proposal, name: str, text: str) -> None:
-    """A typed answer to the field being asked."""
-    cleaned = text.strip()
-    label = FIELD_BY_NAME[name].label
-    if not cleaned:
-        ask_field(turn, proposal, name, prefix=f"請輸入{label}，或按「{texts.SKIP}」。")
-        return
-    if name == "title":
-        if len(cleaned) > TITLE_MAX or "\n" in cleaned:
-            ask_field(turn, proposal, name, prefix=f"名稱請在 {TITLE_MAX} 字以內、寫成一行；"
-                                                   "詳細內容請寫在後面的項目。")
-            return
-        _save(turn, proposal, {"title": cleaned})
-        go_next(turn, proposal, name, prefix=f"已記錄創意服務名稱：「{cleaned}」。")
-    elif name == "kind":
-        kind = match_kind(cleaned, _kinds(turn))
-        if kind is None:
-            ask_field(turn, proposal, name, prefix=f"「{_quote(cleaned, 20)}」不是這 8 種類型之一，"
-                                                   "請按下方按鈕或輸入編號 1-8。")
-            return
-        _save(turn, proposal, {"kind": kind})
-        go_next(turn, proposal, name, prefix=f"已記錄創新服務類型：{kind}。")
-    elif name == "evidence_note":
-        old = (proposal.evidence_note or "").strip()
-        _save(turn, proposal, {"evidence_note": f"{old}\n{cleaned}" if old else cleaned})
-        ask_field(turn, proposal, name, prefix=f"已記錄附件說明：{_quote(cleaned)}")
-    else:
-        _save(turn, proposal, {name: cleaned})
-        if name in QUANTIFIED and not has_numbers(cleaned):
-            _ask_more(turn, proposal, name, prefix=f"已記錄{label}。")
-            return
-        go_next(turn, proposal, name, prefix=f"已記錄{label}。")
-
-
-def _add_numbers(turn: Turn, proposal: Proposal, name: str, text: str) -> None:
-    """The quantified addition to a benefits field."""
-    cleaned = text.strip()
-    if cleaned:
-        old = (getattr(proposal, name) or "").strip()
-        _save(turn, proposal, {name: f"{old}\n{cleaned}" if old else cleaned})
-    go_next(turn, proposal, name, prefix=f"已補充{FIELD_BY_NAME[name].label}。" if cleaned
-            else None)
-
-
-def _apply_paste(turn: Turn, proposal: Proposal | None, pasted: PastedProposal) -> None:
-    """Fill a proposal from a pasted text, then ask for what is still missing."""
-    if proposal is None:
-        proposal = create_proposal(session=turn.session, proposer=_member(turn),
-                                   roc_year=Period.of(turn.now).roc_year, now=turn.now)
-    values: dict[str, str | None] = dict(pasted.fields)
-    _save(turn, proposal, values)
-    taken = "、".join(FIELD_BY_NAME[n].label for n in FIELD_NAMES if n in values)
-    notes = [f"已從貼上的內容填入 {len(values)} 項：{taken}。" if values
-             else "貼上的內容沒有可用的段落。"]
-    if pasted.unknown_kind:
-        notes.append(f"類型「{_quote(pasted.unknown_kind, 20)}」不是 8 種創新服務類型之一，"
-                     "請重新選擇。")
-    if pasted.long_title:
-        notes.append(f"名稱超過 {TITLE_MAX} 字，請另外輸入較短的名稱。")
-    missing = missing_fields(turn, proposal)
-    if missing:
-        labels = "、".join(FIELD_BY_NAME[n].label for n in missing)
-        notes.append(f"還缺 {len(missing)} 項：{labels}。")
-    go_next(turn, proposal, None, prefix="\n".join(notes))
-
-
-def paste_new(turn: Turn, text: str) -> bool:
-    """A whole proposal pasted at the menu starts a new draft; False if it is not one."""
-    pasted = split_proposal(text, _kinds(turn), agency=_agency(turn).name)
-    if not pasted.is_proposal:
-        return False
-    _apply_paste(turn, None, pasted)
-    return True
-
-
-def handle_text(turn: Turn, text: str, command: Command | None) -> bool:
-    """Typed input while writing a proposal; False if it is not for this flow."""
-    mode = turn.state.mode
-    if mode not in PROPOSER_MODES:
-        return False
-    name = turn.state.proposal_field
-    if command is None:
-        proposal = _own(turn, turn.state.proposal_id, editing=True)
-        pasted = split_proposal(text, _kinds(turn), agency=_agency(turn).name)
-        if pasted.is_proposal:
-            _apply_paste(turn, proposal, pasted)
-        elif mode == Mode.PROPOSAL_REVIEW or name not in FIELD_NAMES:
-            show_review(turn, proposal, prefix=f"請按「{texts.PROPOSAL_SUBMIT}」送出，或按"
-                                               f"「{texts.PROPOSAL_EDIT}」修改。")
-        elif mode == Mode.PROPOSAL_MORE:
-            _add_numbers(turn, proposal, name, text)
-        else:
-            _answer(turn, proposal, name, text)
-        return True
-    return _command(turn, command)
-
-
-_FLOW_COMMANDS = ("skip", "next", "back", "goto", "review", "submit", "confirm", "pause",
-                  "cancel", "propose")
-
-
-def _command(turn: Turn, command: Command) -> bool:
-    """略過, 上一項, 檢視, 送出, 暫停, 取消, 跳到 N and 創意提案 while writing."""
-    if command.name not in _FLOW_COMMANDS:
-        return False
-    proposal = _own(turn, turn.state.proposal_id, editing=False)
-    if proposal.status not in EDITABLE:
-        return False
-    name = turn.state.proposal_field
-    at = name if name in FIELD_NAMES else None
-    if command.name in ("skip", "next"):
-        if turn.state.mode == Mode.PROPOSAL_REVIEW:
-            show_review(turn, proposal)
-        else:
-            go_next(turn, proposal, at)
-    elif command.name == "back":
-        position = FIELD_NAMES.index(at) if at else len(FIELDS)
-        ask_field(turn, proposal, FIELD_NAMES[max(position - 1, 0)])
-    elif command.name == "goto":
-        number = to_halfwidth(command.arg).strip()
-        if number.isdigit() and 1 <= int(number) <= len(FIELDS):
-            ask_field(turn, proposal, FIELD_NAMES[int(number) - 1])
-        else:
-            show_review(turn, proposal, prefix=f"請輸入 1 到 {len(FIELDS)} 的項次，"
-                                               "例如：跳到 3。")
-    elif command.name == "review":
-        show_review(turn, proposal)
-    elif command.name in ("submit", "confirm"):
-        if turn.state.mode == Mode.PROPOSAL_REVIEW:
-            submit(turn, _own(turn, proposal.id, editing=True))
-        else:
-            show_review(turn, proposal, prefix=f"請確認以下內容，再按「{texts.PROPOSAL_SUBMIT}」。")
-    elif command.name in ("pause", "cancel"):
-        pause(turn, proposal)
-    else:
-        resume(turn, proposal)
-    return True
-
-
-def pause(turn: Turn, proposal: Proposal) -> None:
-    """暫停: the draft is kept; say how to come back."""
-    turn.state.to_menu()
-    turn.say(f"提案草稿「{_title(proposal)}」已儲存。隨時輸入「{texts.PROPOSE}」或按下方按鈕即可繼續。",
-             main_menu_choices(turn))
-
-
-def handle_attachment(turn: Turn) -> None:
-    """A photo or file while writing a proposal: kept under 肆、附件."""
-    attachment = turn.incoming.attachment
-    assert attachment is not None
-    proposal = _own(turn, turn.state.proposal_id, editing=True)
-    refusal = file_refusal(attachment, turn.config.max_evidence_bytes, "附件")
-    if refusal is not None:
-        redraw(turn, prefix=refusal)
-        return
-    try:
-        digest, path = turn.keep_file(attachment)
-    except EvidenceStoreError:
-        logger.exception("evidence store failed for proposal %s", proposal.id)
-        redraw(turn, prefix=texts.EVIDENCE_STORE_FAILED)
-        return
-    add_proposal_attachment(
-        session=turn.session, proposal=proposal, member=_member(turn), now=turn.now,
-        attachment=Attachment(channel=turn.incoming.channel,
-                              platform_file_id=attachment.platform_file_id,
-                              filename=attachment.filename, mime_type=attachment.mime_type,
-                              size=attachment.size, sha256=digest, stored_path=path))
-    kind = "照片" if attachment.kind == "photo" else "檔案"
-    name = f"「{attachment.filename}」" if attachment.filename else ""
-    redraw(turn, prefix=f"已收到{kind}{name}（{_size(attachment.size)}），列入「肆、附件」。")
-
-
-def redraw(turn: Turn, *, prefix: str | None = None) -> bool:
-    """Show again the step of the proposal being written; False if there is none."""
-    state = turn.state
-    proposal = get_proposal(session=turn.session, proposal_id=state.proposal_id) \
-        if state.proposal_id is not None else None
-    if proposal is None or turn.member is None or proposal.proposer_member_id != turn.member.id \
-            or proposal.status not in EDITABLE:
-        return False
-    name = state.proposal_field
-    if state.mode == Mode.PROPOSAL_FIELD and name in FIELD_NAMES:
-        ask_field(turn, proposal, name, prefix=prefix)
-    elif state.mode == Mode.PROPOSAL_MORE and name in FIELD_NAMES:
-        _ask_more(turn, proposal, name, prefix=f"{prefix}\n" if prefix else "")
-    else:
-        show_review(turn, proposal, prefix=prefix)
-    return True
 
 
 # --- review and submission -------------------------------------------------------------------
@@ -593,45 +270,25 @@ def _decision_line(turn: Turn, proposal: Proposal) -> str | None:
 
 
 def show_review(turn: Turn, proposal: Proposal, *, prefix: str | None = None) -> None:
-    """The whole proposal, with 送出提案 (or what is missing) and 修改內容."""
-    assert proposal.id is not None
+    """The whole proposal: the member's own editable one opens where it is written
+    (handlers.dialogs.propose); any other is shown as it stands, with the way on."""
+    if proposal.status in EDITABLE and proposal.proposer_member_id == _member(turn).id:
+        from handlers.dialogs import propose
+
+        propose.resume(turn, proposal, prefix=prefix)
+        return
     text = review_text(turn, proposal)
-    text = f"{prefix}\n\n{text}" if prefix else text
     turn.state.to_menu()
     turn.state.proposal_id = proposal.id
-    if proposal.status not in EDITABLE or proposal.proposer_member_id != _member(turn).id:
-        turn.say(text, [turn.menu_choice(texts.PROPOSALS, "proposals"),
-                        turn.menu_choice(texts.MENU, "menu")])
-        return
-    turn.state.mode = Mode.PROPOSAL_REVIEW
-    missing = missing_fields(turn, proposal)
-    if unmet(proposal):
-        first = next(n for n in FIELD_NAMES if n in missing)
-        onward = turn.choice(texts.CONTINUE, "pf", proposal.id, FIELD_NAMES.index(first))
-    else:
-        onward = turn.choice(texts.PROPOSAL_SUBMIT, "ps", proposal.id)
-    turn.say(text, [onward, turn.choice(texts.PROPOSAL_EDIT, "pe", proposal.id),
-                    turn.choice(texts.PAUSE, "pz", proposal.id),
-                    turn.menu_choice(texts.MENU, "menu")])
-
-
-def edit_menu(turn: Turn, proposal: Proposal) -> None:
-    """修改內容: one button per field of the template."""
-    assert proposal.id is not None
-    turn.state.mode = Mode.PROPOSAL_REVIEW
-    turn.state.proposal_id = proposal.id
-    choices = [turn.choice(field.label, "pf", proposal.id, index)
-               for index, field in enumerate(FIELDS)]
-    turn.say("要修改哪一項？（也可以輸入「跳到 N」，N 為 1-10 的項次）",
-             [*choices, turn.choice(texts.PROPOSAL_REVIEW, "pr", proposal.id)])
+    turn.say(f"{prefix}\n\n{text}" if prefix else text,
+             [turn.menu_choice(texts.PROPOSALS, "proposals"), turn.menu_choice(texts.MENU, "menu")])
 
 
 def submit(turn: Turn, proposal: Proposal) -> None:
     """送出提案: number it, give the receipt, send the card and the files to the secretariat."""
     needed = unmet(proposal)
-    if needed:
-        show_review(turn, proposal, prefix=f"還不能送出，請先填寫：{'、'.join(needed)}。")
-        return
+    if needed:  # the dialog checks first; a second member of the draft cannot clear it
+        raise Refused(f"還不能送出，請先填寫：{'、'.join(needed)}。")
     member = _member(turn)
     again = proposal.reference is not None
     reference = submit_proposal(session=turn.session, proposal=proposal, member=member,
@@ -683,46 +340,22 @@ def decision_choices(proposal: Proposal) -> tuple[Choice, ...]:
 
 def handle_stepless(turn: Turn, token: Token) -> None:
     """補充提案 on a notice: the proposer's proposal that was sent back, to change."""
-    resume(turn, _token_proposal(turn, token, editing=True))
+    from handlers.dialogs import propose
+
+    propose.resume(turn, _token_proposal(turn, token, editing=True))
 
 
-# --- buttons of the flow ---------------------------------------------------------------------
+# --- buttons of the lists --------------------------------------------------------------------
 
 
 def handle_action(turn: Turn, token: Token) -> None:
-    """A button of the proposal flow (the step was checked by the dispatcher)."""
-    verb = token.verb
-    if verb == "pw":
-        new_proposal(turn)
-    elif verb == "pl":
+    """A button of 提案清單 (the step was checked by the dispatcher)."""
+    if token.verb == "pl":
         _list_button(turn, token)
-    elif verb == "pv":
+    elif token.verb == "pv":
         view(turn, token)
-    elif verb == "pc":
-        resume(turn, _token_proposal(turn, token, editing=True))
-    else:
-        proposal = _token_proposal(turn, token, editing=True)
-        if verb == "pf":
-            ask_field(turn, proposal, FIELD_NAMES[_token_index(token, len(FIELDS))])
-        elif verb == "px":
-            go_next(turn, proposal, FIELD_NAMES[_token_index(token, len(FIELDS))])
-        elif verb == "pk":
-            kinds = _kinds(turn)
-            kind = kinds[_token_index(token, len(kinds))]
-            _save(turn, proposal, {"kind": kind})
-            go_next(turn, proposal, "kind", prefix=f"已記錄創新服務類型：{kind}。")
-        elif verb == "pr":
-            show_review(turn, proposal)
-        elif verb == "pe":
-            edit_menu(turn, proposal)
-        elif verb == "ps":
-            if turn.state.mode != Mode.PROPOSAL_REVIEW:
-                raise Refused(texts.STALE_BUTTON)
-            submit(turn, proposal)
-        elif verb == "pz":
-            pause(turn, proposal)
-        else:  # pragma: no cover - the dispatcher sends only VERBS here
-            raise Refused(texts.UNKNOWN_BUTTON)
+    else:  # pragma: no cover - the dispatcher sends only VERBS here
+        raise Refused(texts.UNKNOWN_BUTTON)
 
 
 def view(turn: Turn, token: Token) -> None:
@@ -736,10 +369,9 @@ def view(turn: Turn, token: Token) -> None:
     if proposal is None or proposal.agency_id != member.agency_id or not (
             own or (turn.is_secretariat and proposal.status != ProposalStatus.DRAFT)):
         raise Refused(texts.NOT_YOUR_PROPOSAL)
-    if own and proposal.status in EDITABLE:
-        resume(turn, proposal)
-        return
     show_review(turn, proposal)
+    if own and proposal.status in EDITABLE:
+        return
     if turn.is_secretariat:
         choices = decision_choices(proposal)
         if choices:
@@ -886,7 +518,7 @@ def _own_list(turn: Turn) -> None:
     choices: list[Choice] = []
     for proposal in reversed(mine):
         if proposal.status in EDITABLE:
-            lines.append(f"・{_draft_line(turn, proposal)}")
+            lines.append(f"・{draft_line(turn, proposal)}")
         else:
             decided = f"（{format_roc_date(proposal.decided_at)}）" if proposal.decided_at else ""
             lines.append(f"・{_named(proposal)}：{_status(proposal)}{decided}")

@@ -84,6 +84,14 @@ class State:
                 "name": "decide", "window": "note", "leaving": None,
                 "data": {"proposal_id": state.proposal_id, "mark": state.proposal_mark,
                          "decision": state.proposal_field}}
+        if state.mode in (Mode.PROPOSAL_FIELD, Mode.PROPOSAL_MORE, Mode.PROPOSAL_REVIEW):
+            # before writing a proposal was a dialog
+            window = {Mode.PROPOSAL_FIELD: "field", Mode.PROPOSAL_MORE: "more"}.get(
+                state.mode, "review")
+            state.mode, state.dialog = Mode.DIALOG, {
+                "name": "propose", "window": window, "leaving": None,
+                "data": {"proposal_id": state.proposal_id,
+                         "field": state.proposal_field if window != "review" else None}}
         if state.mode == Mode.EVIDENCE:  # written before the score moved on by itself
             state.mode, state.evidence_for = Mode.QUESTION, state.question
         if not isinstance(state.drawn, list) or not all(

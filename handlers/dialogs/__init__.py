@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.commands import parse_command
-from handlers.dialogs import cases, decide, verify
+from handlers.dialogs import cases, decide, propose, verify
 from handlers.flow import Dialog, Engine, EngineTexts
 
-DIALOGS: tuple[Dialog, ...] = (verify.DIALOG, cases.DIALOG, decide.DIALOG)
+DIALOGS: tuple[Dialog, ...] = (verify.DIALOG, cases.DIALOG, decide.DIALOG, propose.DIALOG)
 
 
 def _command(text: str) -> tuple[str, str] | None:
