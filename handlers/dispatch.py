@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import OperationalError
 
 from handlers import assessment, proposals, secretariat, texts
-from handlers.assessment import Refused, Sheet
+from handlers.assessment import Refused
 from handlers.commands import parse_command
-from handlers.dialogs import build_engine, cases, decide, propose, verify
+from handlers.dialogs import assess, build_engine, cases, decide, propose, verify
 from handlers.flow import Event, File, Lifecycle, Press, Text, event_of, match_label
 from handlers.messages import ChatKind, Incoming, Outgoing
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
 from handlers.state import Mode, State
-from handlers.tokens import Token, TokenError, parse_token
+from handlers.tokens import TokenError, parse_token
 from handlers.turn import FlowConfig, Turn
 from storage.conversations import lock_state, read_state, record_event
 from storage.db import Database
@@ -140,9 +140,7 @@ ENGINE = build_engine()
 
 def takes_file(state: State) -> bool:
     """Whether the conversation, as it stands in ``state``, keeps a file sent now."""
-    if state.mode == Mode.DIALOG:
-        return ENGINE.takes_file(state.dialog)
-    return assessment.takes_file(state)
+    return state.mode == Mode.DIALOG and ENGINE.takes_file(state.dialog)
 
 
 def route(turn: Turn) -> None:
@@ -165,7 +163,7 @@ def route(turn: Turn) -> None:
             case Press(action=action):
                 _action(turn, action)
             case File():
-                assessment.handle_attachment(turn)
+                assessment.show_menu_hint(turn, prefix="目前沒有正在填答的題目，檔案未被保存。")
             case Text(text=text):
                 # A typed label of a button just drawn is that button's press.
                 typed = match_label(text, turn.state.drawn_choices())
@@ -198,17 +196,16 @@ def _text(turn: Turn, text: str) -> None:
     if command is None and turn.state.mode == Mode.IDLE and propose.paste_new(turn, text):
         return
     if command is None:
-        assessment.handle_text(turn, text)
+        assessment.show_menu_hint(turn)
         return
     _command(turn, command.name, command.arg)
 
 
 def _command(turn: Turn, name: str, arg: str = "") -> None:
-    state = turn.state
     if name in ("menu", "start", "bind"):
         assessment.show_menu(turn)
     elif name == "fill":
-        assessment.resume(turn)
+        assess.resume(turn)
     elif name == "help":
         assessment.show_help(turn)
     elif name == "progress":
@@ -216,22 +213,17 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
     elif name == "overview":
         assessment.show_overview(turn)
     elif name == "pause":
-        assessment.pause(turn)
+        assessment.show_menu(turn, prefix="您的答案都已儲存。")
     elif name == "cancel":
-        assessment.cancel(turn)
+        assessment.show_menu(turn, prefix="已取消。")
     elif name == "goto":
-        assessment.goto(turn, arg)
+        assess.goto(turn, arg)
     elif name == "review":
-        assessment.show_review(turn, assessment.current_sheet(turn))
-    elif name == "submit":
-        assessment.request_submit(turn, assessment.current_sheet(turn))
-    elif name == "confirm":
-        if state.mode != Mode.CONFIRM_SUBMIT:
-            assessment.request_submit(turn, assessment.current_sheet(turn))
-        else:
-            assessment.confirm_submit(turn, assessment.current_sheet(turn, lock=True))
+        assess.show_review(turn)
+    elif name in ("submit", "confirm"):
+        assess.request_submit(turn)
     elif name in ("back", "skip", "next", "rescore"):
-        _navigate(turn, name)
+        assess.resume(turn)
     elif name == "verify":
         verify.start(turn, arg)
     elif name == "phonetest":
@@ -256,27 +248,6 @@ def _command(turn: Turn, name: str, arg: str = "") -> None:
         assessment.show_menu_hint(turn)
 
 
-def _navigate(turn: Turn, name: str) -> None:
-    """上一題 / 略過 / 下一題 / 重新評分, typed: relative to the question being answered."""
-    code = turn.state.question
-    in_question = turn.state.mode in (Mode.QUESTION, Mode.BAND, Mode.MEASURE)
-    if not in_question or code is None:
-        assessment.resume(turn)
-        return
-    sheet = assessment.current_sheet(turn)
-    if not sheet.editable:
-        assessment.show_locked(turn, sheet)
-        return
-    if not sheet.rubric.has_question(code):
-        assessment.resume(turn)
-    elif name == "back":
-        assessment.go_back(turn, sheet, code)
-    elif name == "rescore":
-        assessment.ask_question(turn, sheet, code)
-    else:
-        assessment.go_next(turn, sheet, code)
-
-
 def _action(turn: Turn, action: str) -> None:
     try:
         token = parse_token(action)
@@ -288,7 +259,7 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb == "m":
         entry = token.args[0] if token.args else "menu"
         if entry not in ("fill", "progress", "overview", "help", "menu", "propose", "proposals",
-                         "cases", "table"):
+                         "cases", "table", "review"):
             _refused(turn, texts.UNKNOWN_BUTTON)
             return
         if turn.incoming.chat_kind == ChatKind.GROUP and entry not in assessment.DESK_ENTRIES:
@@ -314,11 +285,7 @@ def _action(turn: Turn, action: str) -> None:
     if token.verb in secretariat.REPORT_VERBS:
         secretariat.handle_report_action(turn, token)
         return
-    handler = _VERBS.get(token.verb)
-    if handler is None:
-        _refused(turn, texts.UNKNOWN_BUTTON)
-        return
-    handler(turn, token)
+    _refused(turn, texts.UNKNOWN_BUTTON)
 
 
 def _refused(turn: Turn, message: str) -> None:
@@ -331,125 +298,7 @@ def _refused(turn: Turn, message: str) -> None:
     try:
         if state.mode == Mode.DIALOG and ENGINE.redraw(turn, prefix=message):
             return
-        if state.mode != Mode.IDLE and state.question is not None:
-            sheet = assessment.current_sheet(turn)
-            if sheet.editable and sheet.rubric.has_question(state.question) \
-                    and sheet.assessment.id == state.assessment_id:
-                assessment.ask_question(turn, sheet, state.question, prefix=message)
-                return
         assessment.show_menu(turn, prefix=message)
     except Refused as inner:
         turn.replies.clear()
         turn.say(f"{message}\n{inner.message}", assessment.main_menu_choices(turn))
-
-
-def _band(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    try:
-        index = token.int_arg(2)
-    except TokenError:
-        raise Refused(texts.UNKNOWN_BUTTON) from None
-    if index >= len(question.bands):
-        raise Refused(texts.UNKNOWN_BUTTON)
-    turn.state.at_question(sheet.assessment.id or 0, question.code)
-    assessment.ask_band_score(turn, sheet, question, index)
-
-
-def _score(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    try:
-        score = token.int_arg(2)
-    except TokenError:
-        raise Refused(texts.UNKNOWN_BUTTON) from None
-    low = high = None
-    if turn.state.mode == Mode.BAND and turn.state.band is not None \
-            and turn.state.question == question.code and score != 0:
-        band = question.bands[turn.state.band]
-        low, high = band.min, band.max
-    if (low is not None and high is not None and not low <= score <= high) or score > question.max:
-        raise Refused(texts.UNKNOWN_BUTTON)
-    measure = turn.state.measure if turn.state.question == question.code else None
-    assessment.apply_score(turn, sheet, question, score, measure)
-
-
-def _measure(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    if question.measure is None:
-        raise Refused(texts.UNKNOWN_BUTTON)
-    turn.state.at_question(sheet.assessment.id or 0, question.code)
-    assessment.ask_measure(turn, sheet, question)
-
-
-def _on_question(move: Callable[[Turn, Sheet, str], None]) -> Callable[[Turn, Token], None]:
-    """A button about one question of the member's editable assessment: check the token's
-    assessment and question, then ``move`` there."""
-    def handler(turn: Turn, token: Token) -> None:
-        sheet = assessment.sheet_for_token(turn, token, editing=True)
-        question = assessment.question_for_token(sheet, token)
-        move(turn, sheet, question.code)
-
-    return handler
-
-
-def _ask(turn: Turn, sheet: Sheet, code: str) -> None:
-    assessment.ask_question(turn, sheet, code)
-
-
-_question = _on_question(_ask)  # 返回級距 / 重新評分: back to the question's bands
-_goto = _on_question(_ask)
-_next = _on_question(assessment.go_next)
-_keep = _on_question(assessment.keep_score)
-_previous = _on_question(assessment.go_back)
-
-
-def _review(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=False)
-    assessment.show_review(turn, sheet)
-
-
-def _submit(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    assessment.request_submit(turn, sheet)
-
-
-def _confirm(turn: Turn, token: Token) -> None:
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    if turn.state.mode != Mode.CONFIRM_SUBMIT:
-        raise Refused(texts.STALE_BUTTON)
-    assessment.confirm_submit(turn, sheet)
-
-
-def _cite(turn: Turn, token: Token) -> None:
-    """引用 115-P-0003: an adopted proposal as evidence of 6.1–6.3."""
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    try:
-        proposal_id = token.int_arg(2)
-    except TokenError:
-        raise Refused(texts.UNKNOWN_BUTTON) from None
-    assessment.cite_proposal(turn, sheet, question, proposal_id)
-
-
-def _carry(turn: Turn, token: Token) -> None:
-    """沿用上季 100 分: last quarter's answer to the question."""
-    sheet = assessment.sheet_for_token(turn, token, editing=True)
-    question = assessment.question_for_token(sheet, token)
-    assessment.carry_earlier(turn, sheet, question)
-
-
-def _cancel(turn: Turn, token: Token) -> None:
-    assessment.cancel(turn)
-
-
-def _pause(turn: Turn, token: Token) -> None:
-    assessment.pause(turn)
-
-
-_VERBS: dict[str, Callable[[Turn, Token], None]] = {
-    "b": _band, "s": _score, "e": _measure, "q": _question, "n": _keep, "k": _next,
-    "p": _previous, "g": _goto, "r": _review, "u": _submit, "c": _confirm, "x": _cancel,
-    "z": _pause, "pq": _cite, "cf": _carry,
-}

@@ -94,11 +94,37 @@ class State:
                          "field": state.proposal_field if window != "review" else None}}
         if state.mode == Mode.EVIDENCE:  # written before the score moved on by itself
             state.mode, state.evidence_for = Mode.QUESTION, state.question
+        state._migrate_assessment()
         if not isinstance(state.drawn, list) or not all(
                 isinstance(pair, list) and len(pair) == 2
                 and all(isinstance(part, str) for part in pair) for pair in state.drawn):
             state.drawn = []
         return state
+
+    def _migrate_assessment(self) -> None:
+        """A document written before the self-assessment was a dialog reopens it."""
+        window = {Mode.QUESTION: "question", Mode.BAND: "band", Mode.MEASURE: "measure",
+                  Mode.CONFIRM_SUBMIT: "confirm"}.get(self.mode)
+        if window is None and self.mode == Mode.IDLE and self.evidence_for:
+            window = "review"  # at the review, evidence still went to the last answer
+        if window is None:
+            return
+        if not isinstance(self.assessment_id, int) or (
+                window in ("question", "band", "measure") and not isinstance(self.question, str)):
+            self.mode = Mode.IDLE
+            return
+        if window == "band" and not isinstance(self.band, int):
+            window = "question"
+        if window == "measure" and self.measure is not None:
+            window = "band" if isinstance(self.band, int) else "question"
+        code = self.question if window in ("question", "band", "measure") else None
+        self.mode, self.dialog = Mode.DIALOG, {
+            "name": "assess", "window": window, "leaving": None,
+            "data": {"assessment_id": self.assessment_id, "code": code,
+                     "band": self.band if window == "band" else None,
+                     "measure": self.measure if window == "band" else None,
+                     "evidence_for": self.evidence_for}}
+        self.band = self.measure = None
 
     def open_dialog(self, document: dict[str, Any]) -> None:
         """A dialog of the engine is on top (its document as the engine writes it)."""

@@ -262,3 +262,9 @@ def period_heading(section_name: str, period: Period, status: str) -> str:
     """``規劃課 115年第4季 自評（填寫中）``."""
     label = STATUS_LABELS.get(AssessmentStatus(status), status)
     return f"{section_name} {period.label} 自評（{label}）"
+
+
+def quote(text: str) -> str:
+    """A typed text as quoted back: one line, at most 20 characters."""
+    text = text.strip().replace("\n", " ")
+    return text if len(text) <= 20 else text[:20] + "…"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.commands import parse_command
-from handlers.dialogs import cases, decide, propose, verify
+from handlers.dialogs import assess, cases, decide, propose, verify
 from handlers.flow import Dialog, Engine, EngineTexts
 
-DIALOGS: tuple[Dialog, ...] = (verify.DIALOG, cases.DIALOG, decide.DIALOG, propose.DIALOG)
+DIALOGS: tuple[Dialog, ...] = (assess.DIALOG, verify.DIALOG, cases.DIALOG, decide.DIALOG,
+                              propose.DIALOG)
 
 
 def _command(text: str) -> tuple[str, str] | None:

@@ -56,33 +56,41 @@ class Context:
         self.next_window: str | None = window.name
         self.prefix: str | None = None
         self.closed = False
+        #: how the window is drawn this once (not kept: the getter reads them, e.g. brief)
+        self.hints: dict[str, Any] = {}
 
-    def show(self, window: str, *, prefix: str | None = None) -> None:
-        """Draw ``window`` of this dialog when the step returns (``prefix`` above it)."""
+    def show(self, window: str, *, prefix: str | None = None, **hints: Any) -> None:
+        """Draw ``window`` of this dialog when the step returns (``prefix`` above it;
+        ``hints`` for its getter, this drawing only)."""
         self.dialog.window(window)  # fail fast on a typo
         self.next_window = window
         self.prefix = prefix
+        self.hints = hints
 
     def redraw(self, *, prefix: str | None = None) -> None:
         """Draw the current window again."""
         self.show(self.window.name, prefix=prefix)
 
     def close(self) -> None:
-        """Leave the dialog; the step has said where the person is now."""
+        """Leave the dialog; the step says where the person is now (it may open another
+        dialog after this, which stays open)."""
         self.closed = True
         self.next_window = None
+        self.turn.state.close_dialog()
 
 
 def start_dialog(turn: Turn, dialog: Dialog, data: BaseModel, *, window: str | None = None,
-                 prefix: str | None = None) -> None:
+                 prefix: str | None = None, **hints: Any) -> None:
     """Open ``dialog`` on ``window`` (its first by default) and draw it."""
     target = dialog.window(window) if window else dialog.windows[0]
     context = Context(turn, dialog, target, data)
     context.prefix = prefix
+    context.hints = hints
+    before = turn.state.dialog
     try:
         Engine._draw(context)
     except Closed:
-        turn.state.close_dialog()
+        _closed(turn, before)
 
 
 def _choices(turn: Turn, widget: Button | Select, view: Any) -> list[Choice]:
@@ -179,12 +187,10 @@ class Engine:
                 handed_on = None
             if handed_on is not None:
                 return handed_on
-            if context.closed:
-                turn.state.close_dialog()
-            elif context.next_window is not None:
+            if not context.closed and context.next_window is not None:
                 self._draw(context)
         except Closed:
-            turn.state.close_dialog()
+            _closed(turn, document)
         return None
 
     def redraw(self, turn: Turn, *, prefix: str | None = None) -> bool:
@@ -204,7 +210,7 @@ class Engine:
         try:
             self._draw(context)
         except Closed:
-            turn.state.close_dialog()
+            _closed(turn, document)
         return True
 
     def _route(self, context: Context, event: Event, leaving: Any) -> Event | None:
@@ -250,7 +256,6 @@ class Engine:
                 context.redraw()
                 return None
             context.close()
-            turn.state.close_dialog()
             return _event_from_json(leaving)
         view: Any = None
         for widget in context.window.widgets:
@@ -305,10 +310,15 @@ class Engine:
         context.next_window = None
 
 
+def _closed(turn: Turn, document: dict[str, Any] | None) -> None:
+    """A step raised Closed: close the dialog it was in, unless it opened another first."""
+    if turn.state.dialog is document:
+        turn.state.close_dialog()
+
+
 def _hand_on(context: Context, event: Event) -> Event:
     """Close the dialog (nothing was in progress) and give ``event`` to where it belongs."""
     context.close()
-    context.turn.state.close_dialog()
     return event
 
 

@@ -489,16 +489,18 @@ def test_forged_tokens_are_refused(office):
     chat = office.chat("王小明")
     chat.say("填寫自評")
     own = str(max(a.id for a in _assessments(office)))
+    # Every question button carries only its own widget's value: the window's data says
+    # which assessment and question it is, so another's assessment cannot even be named.
     cases = [
         (lambda step: Token(step, "s", (other_assessment, "1.1", "10")).encode(),
-         "這份自評不屬於您的課室"),
-        (lambda step: Token(step, "s", (own, "9.9", "10")).encode(), "查無此題"),
-        (lambda step: Token(step, "s", (own, "1.1", "121")).encode(), "無法辨識這個按鈕"),
-        (lambda step: Token(step, "b", (own, "1.1", "7")).encode(), "無法辨識這個按鈕"),
+         "無法辨識這個按鈕"),
+        (lambda step: Token(step, "zero", (other_assessment,)).encode(), "無法辨識這個按鈕"),
+        (lambda step: Token(step, "b", ("7",)).encode(), "無法辨識這個按鈕"),
+        (lambda step: Token(step, "b", (own, "1.1", "0")).encode(), "無法辨識這個按鈕"),
         (lambda step: Token(step, "zz", ()).encode(), "無法辨識這個按鈕"),
         (lambda step: "not-a-token", "無法辨識這個按鈕"),
-        (lambda step: f"{step}:s:{own}:1.1:'; DROP TABLE answers;--", "無法辨識這個按鈕"),
-        (lambda step: f"{step - 1}:s:{own}:1.1:10", "這個按鈕已經過期"),
+        (lambda step: f"{step}:b:'; DROP TABLE answers;--", "無法辨識這個按鈕"),
+        (lambda step: f"{step - 1}:zero", "這個按鈕已經過期"),
     ]
     for make, message in cases:
         action = make(current_step(office, chat))
@@ -515,14 +517,18 @@ def _assessments(office) -> list[Assessment]:
 
 def test_token_for_submitted_assessment_is_refused(office):
     chat = office.chat("王小明")
+    chat.say("填寫自評")
+    old_zero = chat.choice("0分（未辦理）").action  # a question's button, kept from before
     answer_all(chat)
     chat.press("送出")
     chat.press("確認送出")
-    own = str(assessment_row(office).id)
-    chat.act(Token(current_step(office, chat), "s", (own, "1.1", "0")).encode())
-    assert "本季自評已送出，無法再修改" in chat.text
-    chat.act(Token(current_step(office, chat), "c", (own,)).encode())
-    assert "本季自評已送出，無法再修改" in chat.text
+    chat.act(old_zero)
+    assert "這個按鈕已經過期" in chat.text
+    chat.act(Token(current_step(office, chat), "zero", ()).encode())  # no question is open
+    assert "無法辨識這個按鈕" in chat.text
+    chat.say("0")
+    chat.say("填寫自評")
+    assert "自評已於" in chat.text and "無法修改" in chat.text
     assert stored_answers(office) == SCORES
 
 
@@ -629,9 +635,21 @@ def test_state_documents_from_other_versions_load():
              "something_new": [1, 2]}
     state = State.from_json(newer)
     # An older sqbot waited for evidence after a score; that reads as being at the question
-    # with its evidence still welcome.
-    assert (state.step, state.mode, state.question, state.evidence_for) == (
-        5, "question", "1.1", "1.1")
+    # (now the assessment dialog's) with its evidence still welcome.
+    assert (state.step, state.mode, state.question) == (5, "dialog", "1.1")
+    assert state.dialog == {"name": "assess", "window": "question", "leaving": None, "data": {
+        "assessment_id": 3, "code": "1.1", "band": None, "measure": None,
+        "evidence_for": "1.1"}}
+    # Before the assessment was a dialog: a band, the confirmation, the review.
+    band = State.from_json({"mode": "band", "question": "2.4", "assessment_id": 3, "band": 1,
+                            "measure": 92.0})
+    assert band.dialog is not None and band.dialog["window"] == "band"
+    assert band.dialog["data"]["band"] == 1 and band.dialog["data"]["measure"] == 92.0
+    confirm = State.from_json({"mode": "confirm_submit", "assessment_id": 3})
+    assert confirm.dialog is not None and confirm.dialog["window"] == "confirm"
+    review = State.from_json({"mode": "idle", "assessment_id": 3, "evidence_for": "6.1"})
+    assert review.dialog is not None and review.dialog["window"] == "review"
+    assert State.from_json({"mode": "question", "question": "1.1"}).mode == "idle"
     assert State.from_json({"mode": "flying", "step": -3}) == State()
     assert State.from_json(State(step=2, question="2.4").to_json()) == State(step=2, question="2.4")
 
