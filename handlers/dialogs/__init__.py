@@ -18,8 +18,10 @@ def _command(text: str) -> tuple[str, str] | None:
 
 
 def build_engine() -> Engine:
-    """The engine with every declared dialog."""
-    return Engine(DIALOGS, parse_command=_command, texts=EngineTexts(
+    """The engine with every declared dialog, and the menu under them."""
+    from handlers.dialogs.menu import ROOT
+
+    return Engine(DIALOGS, root=ROOT, parse_command=_command, texts=EngineTexts(
         stale=texts.STALE_BUTTON, unknown=texts.UNKNOWN_BUTTON,
         use_buttons="請使用下方的按鈕。", no_file="這一步不收檔案，請使用下方的按鈕或輸入文字。"))
 

@@ -3,7 +3,16 @@
 See ``dialog`` for how a conversation is declared and ``engine`` for how events are routed.
 """
 
-from handlers.flow.dialog import Button, Closed, Dialog, LeavePrompt, Refused, Select, Window
+from handlers.flow.dialog import (
+    Button,
+    Closed,
+    Dialog,
+    LeavePrompt,
+    Refused,
+    Root,
+    Select,
+    Window,
+)
 from handlers.flow.engine import Context, Engine, EngineTexts, start_dialog
 from handlers.flow.events import Event, File, Lifecycle, Press, Text, event_of
 from handlers.flow.labels import label_keys, match_label
@@ -21,6 +30,7 @@ __all__ = [
     "Lifecycle",
     "Press",
     "Refused",
+    "Root",
     "Select",
     "Text",
     "Window",

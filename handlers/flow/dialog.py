@@ -24,6 +24,9 @@ from handlers.messages import Attachment, Outgoing
 
 if TYPE_CHECKING:
     from handlers.flow.engine import Context
+    from handlers.flow.events import Event
+    from handlers.tokens import Token
+    from handlers.turn import Turn
 
 _WIDGET_ID = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 
@@ -156,3 +159,31 @@ class Dialog:
             if window.name == name:
                 return window
         raise KeyError(f"dialog {self.name!r} has no window {name!r}")
+
+
+RootCommand = Callable[["Turn", str], None]
+RootPress = Callable[["Turn", "Token"], None]
+
+
+@dataclass(frozen=True)
+class Root:
+    """Where an event goes when no dialog is on top, or a dialog handed it on: the router
+    node under every dialog (the menu). It keeps nothing between messages, so it is no
+    window: its buttons are the lasting ones of menus and notices.
+
+    ``gate`` sees every event first and takes those that are not a member's conversation
+    (a stranger's invitation code, a group's talk, a follow or unfollow): True when it
+    took it. ``commands`` are the typed words; ``lasting`` the verbs of buttons that stay
+    valid in old messages (checked by their own arguments, whatever their step);
+    ``stepped`` the verbs of buttons on a message that is no dialog's, valid until the
+    conversation moves on. ``on_text`` and ``on_file`` take what none of these is;
+    ``refused`` says why nothing happened and shows where the person is.
+    """
+
+    gate: Callable[[Turn, Event], bool]
+    commands: Mapping[str, RootCommand]
+    lasting: Mapping[str, RootPress]
+    stepped: Mapping[str, RootPress]
+    on_text: RootCommand
+    on_file: Callable[[Turn], None]
+    refused: RootCommand

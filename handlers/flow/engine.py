@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from handlers.flow.dialog import Button, Closed, Dialog, Refused, Select, Window
+from handlers.flow.dialog import Button, Closed, Dialog, Refused, Root, Select, Window
 from handlers.flow.events import Event, File, Lifecycle, Press, Text
 from handlers.flow.labels import match_label
 from handlers.messages import Choice, Outgoing
@@ -107,9 +107,14 @@ def _choices(turn: Turn, widget: Button | Select, view: Any) -> list[Choice]:
 class Engine:
     """Runs the declared dialogs."""
 
-    def __init__(self, dialogs: Iterable[Dialog], *, parse_command: CommandParser,
+    def __init__(self, dialogs: Iterable[Dialog], *, root: Root, parse_command: CommandParser,
                  texts: EngineTexts) -> None:
         self.dialogs = {d.name: d for d in dialogs}
+        self.root = root
+        reopening = {verb for d in self.dialogs.values() for verb in d.reopened_by}
+        if missing := reopening - set(root.lasting):
+            raise ValueError(f"reopening verbs {sorted(missing)} have no lasting button "
+                             "in the root")
         for dialog in self.dialogs.values():
             for window in dialog.windows:
                 for widget in window.widgets:
@@ -155,6 +160,67 @@ class Engine:
                                 "data": context.data.model_dump(mode="json"), "leaving": None})
 
     # --- routing -----------------------------------------------------------------------------
+
+    def route(self, turn: Turn, event: Event) -> None:
+        """Handle one event: the root's gate, then the dialog on top, then the root."""
+        if self.root.gate(turn, event):
+            return
+        try:
+            handed_on = self.handle(turn, event)
+            match handed_on:
+                case None:
+                    return
+                case Press(action=action):
+                    self._root_press(turn, action)
+                case File():
+                    self.root.on_file(turn)
+                case Text(text=text):
+                    # A typed label of a button just drawn is that button's press.
+                    typed = match_label(text, turn.state.drawn_choices())
+                    if typed is not None:
+                        self._root_press(turn, typed)
+                    else:
+                        self._root_text(turn, text)
+        except Refused as refusal:
+            self.refuse(turn, refusal.message)
+
+    def refuse(self, turn: Turn, message: str) -> None:
+        """Say why nothing happened; the dialog on top is drawn again, else the root's."""
+        turn.replies.clear()
+        try:
+            if self.redraw(turn, prefix=message):
+                return
+        except Refused as inner:
+            turn.replies.clear()
+            message = f"{message}\n{inner.message}"
+        self.root.refused(turn, message)
+
+    def _root_press(self, turn: Turn, action: str) -> None:
+        try:
+            token = parse_token(action)
+        except TokenError:
+            logger.warning("unparseable action token from member %s",
+                           turn.member.id if turn.member else None)
+            raise Refused(self.texts.unknown) from None
+        lasting = self.root.lasting.get(token.verb)
+        if lasting is not None:
+            lasting(turn, token)
+            return
+        if token.step != turn.previous_step:
+            raise Refused(self.texts.stale)
+        stepped = self.root.stepped.get(token.verb)
+        if stepped is None:
+            logger.warning("a button %r that no message of the root drew", token.verb)
+            raise Refused(self.texts.unknown)
+        stepped(turn, token)
+
+    def _root_text(self, turn: Turn, text: str) -> None:
+        parsed = self.parse_command(text)
+        command = self.root.commands.get(parsed[0]) if parsed is not None else None
+        if command is not None and parsed is not None:
+            command(turn, parsed[1])
+        else:
+            self.root.on_text(turn, text)
 
     def handle(self, turn: Turn, event: Event) -> Event | None:
         """Give ``event`` to the dialog on top; the event to route elsewhere, or None.
