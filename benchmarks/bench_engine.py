@@ -52,7 +52,7 @@ def main() -> None:
     sqlite = run_backend("sqlite")
     postgres = run_backend("postgresql")
     write("engine", {"sqlite": sqlite, "postgresql": postgres},
-          targets={"sqlite_answers_per_s": 2000, "postgresql_answers_per_s": 500})
+          targets={"sqlite_answers_per_s": 2000, "postgresql_answers_per_s": 800})
 
 
 if __name__ == "__main__":

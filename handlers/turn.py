@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -43,6 +44,9 @@ class Turn:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     #: undone when the event's transaction does not commit (files stored for its rows)
     on_rollback: list[Callable[[], None]] = field(default_factory=list)
+    #: what a flow read once in this event and reads again (the sheet a step wrote and its
+    #: window then draws); gone with the event
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def keep_file(self, attachment: Attachment) -> tuple[str, str]:
         """Put the attachment's bytes in the evidence store; its sha256 and relative path.

@@ -78,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 _MEASURE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:%|分|件)?$")
 CITE_BUTTONS = 3
+_SHEET = "assess.sheet"  # Turn.memo: (sheet, read locked)
 
 
 class AssessData(BaseModel):
@@ -99,8 +100,14 @@ def _data(ctx: Context) -> AssessData:
 
 
 def _sheet_of(ctx: Context, *, lock: bool = False) -> Sheet:
-    """The sheet the dialog is on, still editable; else say where the member is and close."""
+    """The sheet the dialog is on, still editable; else say where the member is and close.
+
+    Read once per event: the step that writes an answer keeps ``sheet.answers`` up to date,
+    and the window drawn after it reads the same sheet (a locked read serves both)."""
     turn, data = ctx.turn, _data(ctx)
+    memo = turn.memo.get(_SHEET)
+    if memo is not None and memo[0].assessment.id == data.assessment_id and (memo[1] or not lock):
+        return memo[0]  # type: ignore[no-any-return]
     turn.state.assessment_id = data.assessment_id
     sheet = current_sheet(turn, lock=lock)
     if sheet.assessment.id != data.assessment_id:
@@ -113,6 +120,7 @@ def _sheet_of(ctx: Context, *, lock: bool = False) -> Sheet:
         turn.replies.clear()
         show_locked(turn, sheet)
         raise Closed
+    turn.memo[_SHEET] = (sheet, lock)
     return sheet
 
 
