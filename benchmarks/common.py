@@ -139,3 +139,36 @@ def dispatcher(db: Database, folder: Path) -> Dispatcher:
     """A dispatcher on ``db`` with a ticking clock and an evidence store under ``folder``."""
     return Dispatcher(db, FlowConfig(evidence=EvidenceStore(folder / "evidence")),
                       clock=TickingClock())
+
+
+def raw_commits_per_s(backend: str, commits: int = 3000) -> float:
+    """This machine's limit for one-row transactions, measured beside sqbot in the same run:
+    INSERT + COMMIT through the bare driver (sqlite3 in WAL with synchronous=NORMAL, as sqbot
+    configures it; psycopg against the same PostgreSQL)."""
+    if backend == "sqlite":
+        import sqlite3
+
+        with tempfile.TemporaryDirectory() as folder:
+            connection = sqlite3.connect(Path(folder) / "raw.db", isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+            start = time.perf_counter()
+            for n in range(commits):
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("INSERT INTO t (v) VALUES (?)", (f"v{n}",))
+                connection.execute("COMMIT")
+            elapsed = time.perf_counter() - start
+            connection.close()
+        return round(commits / elapsed, 1)
+    import psycopg
+
+    with psycopg.connect(PG_URL) as connection:
+        connection.execute("CREATE TEMPORARY TABLE raw_commits (id serial PRIMARY KEY, v text)")
+        connection.commit()
+        start = time.perf_counter()
+        for n in range(commits):
+            connection.execute("INSERT INTO raw_commits (v) VALUES (%s)", (f"v{n}",))
+            connection.commit()
+        elapsed = time.perf_counter() - start
+    return round(commits / elapsed, 1)
