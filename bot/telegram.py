@@ -66,6 +66,7 @@ COMMANDS = [
     ("pause", "暫停，下次繼續"),
     ("propose", "創意提案"),
     ("cases", "年度案例"),
+    ("form", "本課室評分表（ODT、DOCX）"),
     ("help", "使用說明"),
 ]
 #: Groups not bound yet (BotCommandScopeAllGroupChats): only binding.
@@ -83,11 +84,13 @@ DESK_COMMANDS = [
     ("proposals", "全局創意提案清單"),
     ("phonetest", "記錄電話禮貌測試（課室 受測人員 分數）"),
     ("report", "年度績效總報告"),
+    ("form", "課室評分表（/form 課室 115年第4季）"),
     ("help", "秘書室群組說明"),
 ]
 #: A secretariat member's private chat (BotCommandScopeChat): their own work and the desk.
 SECRETARIAT_COMMANDS = [*(c for c in COMMANDS if c[0] != "help"),
-                        *(c for c in DESK_COMMANDS if c[0] != "help"), ("help", "使用說明")]
+                        *(c for c in DESK_COMMANDS if c[0] not in ("help", "form")),
+                        ("help", "使用說明")]
 #: Flood waits up to this many seconds are waited out in line (the rate limiter retries the
 #: call, up to 3 times); a longer one is raised at once, so the message waits in the outbox
 #: until Telegram allows it instead of holding up every call of the bot meanwhile.

@@ -65,7 +65,8 @@ def parse_command(text: str) -> Command | None:
                            ((texts.REPORT, "/report"), "report"),
                            (("年度", "/annual"), "annual"),
                            ((texts.PROPOSALS, "/proposals"), "proposals"),
-                           (("處理情形", "/followup"), "followup")):
+                           (("處理情形", "/followup"), "followup"),
+                           ((texts.FORM, "/form"), "form")):
         for prefix in prefixes:
             if cleaned.lower() == prefix or cleaned.lower().startswith(prefix + " ") \
                     or (not prefix.startswith("/") and cleaned.startswith(prefix)

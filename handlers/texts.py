@@ -38,6 +38,7 @@ OVERVIEW = "各課室進度"
 PROPOSE = "創意提案"
 PROPOSALS = "提案清單"
 TABLE = "總表"
+FORM = "評分表"
 HELP = "說明"
 MENU = "選單"
 BACK = "上一題"
@@ -192,12 +193,14 @@ def help_text(is_secretariat: bool) -> str:
         f"　{PROPOSE}（/propose）　依附錄1格式提出創意服務提案，或繼續草稿",
         f"　{PROPOSALS}（/proposals）　查看我的提案與秘書室的決定",
         f"　{CASES}（/cases）　提供本課室年度績效總報告的個案事例與檢討（每年12月）",
+        f"　{FORM} [115年第3季]（/form）　下載本課室該季的自行考核項目及評分表（ODT、DOCX）",
     ]
     if is_secretariat:
         lines.append(f"　{OVERVIEW}　查看各課室本季填寫進度")
         lines.append(f"　{PROPOSALS} [115] [待決定] [課室] [類型]　"
                      "依年度、狀態、課室、類型列出全局提案")
         lines.append(f"　{REPORT} [115]（/report）　產生年度提升服務品質績效總報告（ODT、DOCX）")
+        lines.append(f"　{FORM} 課室 [115年第4季]　下載任一課室的評分表")
     return "\n".join(lines)
 
 
@@ -212,6 +215,8 @@ DESK_COMMANDS = (
     (PROPOSALS, "/proposals", " [115] [待決定]", "全局創意提案"),
     ("電話測試", "/phonetest", " 課室 受測人員 分數", "記錄電話禮貌測試"),
     (REPORT, "/report", " [115]", "年度提升服務品質績效總報告（ODT、DOCX）"),
+    (FORM, "/form", " 課室 [115年第4季]",
+     "某課室的自行考核項目及評分表（ODT、DOCX；未開始者為空白表）"),
 )
 
 

@@ -54,6 +54,7 @@ from handlers.flow import (
     start_dialog,
 )
 from handlers.flow.dialog import OnCommand
+from handlers.forms import send_form
 from handlers.messages import Attachment as IncomingFile
 from handlers.messages import Card, Choice, Outgoing
 from handlers.numerals import split_leading_number
@@ -744,6 +745,12 @@ def _glance(show: Callable[[Turn], None]) -> OnCommand:
     return command
 
 
+def _form(ctx: Context, arg: str) -> None:
+    """評分表 typed at a question: the files come, and 填寫自評 under them comes back."""
+    ctx.close()
+    send_form(ctx.turn, arg)
+
+
 def _fill(ctx: Context, _: str = "") -> None:
     """填寫自評 typed inside the dialog: from where it continues, with the sheet's heading."""
     ctx.close()
@@ -943,7 +950,7 @@ _COMMANDS: dict[str, OnCommand] = {
     "confirm": lambda ctx, arg: _submit(ctx), "rescore": _rescore,
     "back": _relative(_back), "skip": _relative(_skip), "next": _relative(_skip),
     "progress": _glance(show_progress), "overview": _glance(show_overview),
-    "help": _glance(show_help),
+    "help": _glance(show_help), "form": _form,
 }
 
 DIALOG = Dialog(

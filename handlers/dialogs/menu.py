@@ -18,6 +18,7 @@ from handlers.commands import parse_command
 from handlers.dialogs import assess, cases, decide, propose, verify
 from handlers.flow import Event, Lifecycle, Refused, Root
 from handlers.flow.dialog import RootCommand, RootPress
+from handlers.forms import send_form
 from handlers.messages import ChatKind
 from handlers.onboarding import handle_group, handle_lifecycle, handle_stranger
 from handlers.tokens import Token
@@ -60,8 +61,12 @@ def _desk_in_bound_group(turn: Turn) -> bool:
     # Only the desk's words are taken in the group; other talk stays people's talk.
     return (turn.incoming.action is not None
             or (command is not None and (secretariat.is_desk_command(command.name)
-                                         or command.name in ("overview", "help", "proposals")))
+                                         or command.name in _GROUP_WORDS))
             or turn.state.dialog is not None)
+
+
+#: Words of the menu that the secretariat may also use in its bound group.
+_GROUP_WORDS = ("overview", "help", "proposals", "form")
 
 
 # --- typed words -----------------------------------------------------------------------------
@@ -104,6 +109,7 @@ COMMANDS: dict[str, RootCommand] = {
     "propose": _no_arg(propose.start),
     "proposals": proposals.show_list,
     "cases": _no_arg(cases.start), "caselist": _no_arg(cases.show_list),
+    "form": send_form,
     # the desk's
     "verify": verify.start,
     "phonetest": secretariat.record_phone,
