@@ -197,11 +197,12 @@ def _member(turn: Turn) -> Member:
     return turn.member
 
 
-def _sheet(turn: Turn, assessment: Assessment) -> Sheet:
+def _sheet(turn: Turn, assessment: Assessment, *, fresh: bool = False) -> Sheet:
     section = turn.session.get(Section, assessment.section_id)
     assert section is not None and assessment.id is not None
     return Sheet(assessment, section, load_year(assessment.rubric_year),
-                 answers_by_code(session=turn.session, assessment_id=assessment.id))
+                 answers_by_code(session=turn.session, assessment_id=assessment.id,
+                                 fresh=fresh))
 
 
 def current_sheet(turn: Turn, *, lock: bool = False) -> Sheet:
@@ -223,7 +224,7 @@ def current_sheet(turn: Turn, *, lock: bool = False) -> Sheet:
             assert assessment.id is not None
             assessment = _load(turn, assessment.id, lock=True)
             assert assessment is not None
-    return _sheet(turn, assessment)
+    return _sheet(turn, assessment, fresh=lock)
 
 
 def _load(turn: Turn, assessment_id: int, *, lock: bool) -> Assessment | None:

@@ -117,14 +117,18 @@ class State:
             window = "question"
         if window == "measure" and self.measure is not None:
             window = "band" if isinstance(self.band, int) else "question"
-        code = self.question if window in ("question", "band", "measure") else None
+        if window == "question" and self.measure is not None:
+            window = "low"  # a measured figure below every band, 0 suggested
+        code = self.question if window in ("question", "band", "measure", "low") else None
         self.mode, self.dialog = Mode.DIALOG, {
             "name": "assess", "window": window, "leaving": None,
             "data": {"assessment_id": self.assessment_id, "code": code,
                      "band": self.band if window == "band" else None,
-                     "measure": self.measure if window == "band" else None,
+                     "measure": self.measure if window in ("band", "low") else None,
                      "evidence_for": self.evidence_for}}
         self.band = self.measure = None
+        self.evidence_for = None
+        self.drawn = []  # the old buttons' tokens name no widget: their labels are commands
 
     def open_dialog(self, document: dict[str, Any]) -> None:
         """A dialog of the engine is on top (its document as the engine writes it)."""

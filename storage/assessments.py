@@ -57,9 +57,15 @@ def lock_assessment(*, session: Session, assessment_id: int) -> Assessment | Non
     ).first()
 
 
-def answers_by_code(*, session: Session, assessment_id: int) -> dict[str, Answer]:
-    """The current answers of an assessment, by question code."""
-    rows = session.exec(select(Answer).where(Answer.assessment_id == assessment_id)).all()
+def answers_by_code(*, session: Session, assessment_id: int,
+                    fresh: bool = False) -> dict[str, Answer]:
+    """The current answers of an assessment, by question code (``fresh``: read again even
+    where the session holds them already — after the assessment was locked, what another
+    transaction committed before the lock must be seen)."""
+    query = select(Answer).where(Answer.assessment_id == assessment_id)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    rows = session.exec(query).all()
     return {row.question_code: row for row in rows}
 
 

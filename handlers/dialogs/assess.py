@@ -752,22 +752,35 @@ def _form(ctx: Context, arg: str) -> None:
 
 
 def _fill(ctx: Context, _: str = "") -> None:
-    """填寫自評 typed inside the dialog: from where it continues, with the sheet's heading."""
+    """填寫自評 typed inside the dialog: from where it continues, with the sheet's heading;
+    evidence sent next is still for the question answered last."""
+    evidence_for = _data(ctx).evidence_for
     ctx.close()
-    resume(ctx.turn)
+    resume(ctx.turn, evidence_for=evidence_for)
 
 
 # --- opening ---------------------------------------------------------------------------------
 
 
-def resume(turn: Turn, *, prefix: str | None = None) -> None:
-    """填寫自評: continue where the member (or section) left off."""
+def resume(turn: Turn, *, prefix: str | None = None, evidence_for: str | None = None) -> None:
+    """填寫自評: continue where the member (or section) left off. Pressed or typed while the
+    dialog is open, evidence sent next stays with the question answered last."""
+    open_now = turn.state.dialog
+    if evidence_for is None and open_now is not None and open_now.get("name") == DIALOG.name:
+        earlier = open_now.get("data") or {}
+        evidence_for = earlier.get("evidence_for") if isinstance(earlier, dict) else None
+        open_id = earlier.get("assessment_id") if isinstance(earlier, dict) else None
+    else:
+        open_id = None
     sheet = current_sheet(turn)
     if not sheet.editable:
         show_locked(turn, sheet)
         return
     assert sheet.assessment.id is not None
-    data = AssessData(assessment_id=sheet.assessment.id)
+    if open_id is not None and open_id != sheet.assessment.id:
+        evidence_for = None
+    data = AssessData(assessment_id=sheet.assessment.id,
+                      evidence_for=evidence_for if isinstance(evidence_for, str) else None)
     heading = f"{prefix}\n{sheet.heading()}" if prefix else sheet.heading()
     returned = sheet.returned_codes()
     if returned:
@@ -994,7 +1007,7 @@ DIALOG = Dialog(
             "low", getter=_low_view, render=views.low,
             widgets=(Button("zero", texts.ZERO, _zero),
                      Button("e", "重新輸入", _to_measure), _BAND_BACK),
-            on_text=_measure_text, on_file=_file,
+            on_text=_question_text, on_file=_file,  # a score (0), a new figure, or evidence
         ),
         Window(
             "review", getter=_review_view, render=views.review, settled=True,
@@ -1005,6 +1018,7 @@ DIALOG = Dialog(
                 Button("menu", texts.MENU, _to_menu),
             ),
             on_text=_review_text, on_file=_file,
+            takes_file=lambda data: data.evidence_for is not None,
         ),
         Window(
             "confirm", getter=_confirm_view, render=views.confirm,

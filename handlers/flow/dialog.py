@@ -118,6 +118,9 @@ class Window:
     settled: bool = False
     #: what a file sent here is told, when the window takes none
     no_file: str | None = None
+    #: whether a file would be kept, by the dialog's data (asked before its bytes are
+    #: fetched); by default whenever the window has ``on_file``
+    takes_file: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
         ids = [w.id for w in self.widgets]

@@ -140,7 +140,15 @@ class Engine:
             window = dialog.window(str(document.get("window")))
         except KeyError:
             return False
-        return window.on_file is not None
+        if window.on_file is None:
+            return False
+        if window.takes_file is None:
+            return True
+        try:
+            data = dialog.data.model_validate(document.get("data") or {})
+        except ValidationError:
+            return False
+        return bool(window.takes_file(data))
 
     @staticmethod
     def _draw(context: Context) -> None:

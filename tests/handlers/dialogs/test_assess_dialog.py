@@ -68,3 +68,107 @@ def test_a_band_saved_by_an_older_sqbot_takes_the_typed_score(office):
     assert "尚有 24 題未作答，還不能送出" in chat.text
     with office.database.transaction() as session:
         assert session.exec(select(Answer)).one().self_score == 90
+
+
+# --- found in review of the port -------------------------------------------------------------
+
+
+def test_a_score_typed_below_every_band_is_recorded_with_the_figure(office):
+    chat = office.chat("王小明")
+    chat.say("填寫自評")
+    chat.say("跳到 2.4")
+    chat.say("65")  # a phone-test score below the lowest band
+    assert "未達最低級距" in chat.text and "本題建議給 0 分" in chat.text
+    chat.say("0")
+    assert "已記錄 2.4 電話禮貌測試績效：0 分" in chat.text
+    with office.database.transaction() as session:
+        answer = session.exec(select(Answer).where(Answer.question_code == "2.4")).one()
+    assert (answer.self_score, answer.measure_value) == (0, 65)
+
+
+def test_fill_typed_again_keeps_the_evidence_with_the_last_answer(office):
+    chat = office.chat("王小明")
+    chat.say("填寫自評")
+    chat.say("100")
+    chat.say("填寫自評")
+    assert "第 2/25 題" in chat.text and "評分後直接進入下一題" not in chat.text
+    chat.say("補充佐證：網站截圖")
+    assert "已收到 1.1 的佐證" in chat.text
+    chat.act(chat.choice("暫停").action)
+    chat.press("填寫自評")  # a new sitting from the menu: evidence waits for a score
+    assert "評分後直接進入下一題" in chat.text
+
+
+def test_buttons_of_an_older_sqbot_are_typed_as_words_after_the_upgrade(office):
+    chat = office.chat("王小明")
+    chat.say("填寫自評")
+    aid = assessment_id(office)
+    write_state(office, chat, {"v": 1, "step": 5, "mode": "question", "assessment_id": aid,
+                               "question": "1.1", "drawn": [["略過", f"5:k:{aid}:1.1"]]})
+    chat.say("略過")
+    assert "第 2/25 題" in chat.text
+    write_state(office, chat, {"v": 1, "step": 8, "mode": "question", "assessment_id": aid,
+                               "question": "2.4", "measure": 55.0})
+    chat.say("0")  # below every band, as an older sqbot asked it: 0 keeps the figure
+    with office.database.transaction() as session:
+        answer = session.exec(select(Answer).where(Answer.question_code == "2.4")).one()
+    assert (answer.self_score, answer.measure_value) == (0, 55)
+
+
+def test_a_file_at_a_review_with_nothing_answered_is_not_downloaded(office):
+    from handlers.messages import Attachment as IncomingFile
+    from handlers.messages import Incoming
+
+    chat = office.chat("王小明")
+    chat.say("檢視")
+    incoming = Incoming(channel="console", user_id=chat.user_id, chat_id=chat.user_id,
+                        event_id="f-1", attachment=IncomingFile(
+                            kind="photo", platform_file_id="p1", mime_type="image/jpeg",
+                            declared_size=10))
+    assert office.dispatcher.takes_file(incoming) is False
+    chat.say("填寫自評")
+    chat.say("100")
+    chat.say("檢視")
+    assert office.dispatcher.takes_file(incoming) is True
+
+
+def test_the_receipt_counts_an_answer_committed_just_before_the_lock(office):
+    """On PostgreSQL a colleague's change can commit between the press's first read and the
+    assessment's lock; the receipt must count what is stored."""
+    import pytest
+    import sqlalchemy as sa
+
+    from tests.handlers.test_flows import SCORES
+
+    engine = office.database.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: nothing can commit in between")
+    chat = office.chat("王小明")
+    answer_all_scores(chat)
+    chat.press("送出")
+    aid = assessment_id(office)
+    fired = []
+
+    def colleague(conn, cursor, statement, parameters, context, executemany):
+        if "FOR UPDATE" in statement and "FROM assessments" in statement and not fired:
+            fired.append(True)
+            with engine.connect() as other:
+                other.execute(sa.text("UPDATE answers SET self_score = 50 WHERE "
+                                      "assessment_id = :a AND question_code = '1.1'"),
+                              {"a": aid})
+                other.commit()
+
+    sa.event.listen(engine, "before_cursor_execute", colleague)
+    try:
+        chat.press("確認送出")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", colleague)
+    assert fired
+    total = sum(SCORES.values()) - SCORES["1.1"] + 50
+    assert f"總分：{total} 分" in chat.text, chat.text
+
+
+def answer_all_scores(chat) -> None:
+    from tests.handlers.test_flows import answer_all
+
+    answer_all(chat)
