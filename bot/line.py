@@ -88,6 +88,7 @@ REQUEST_TIMEOUT = 10.0
 #: What the SDK's aiohttp transport raises when LINE cannot be reached or does not answer.
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError)
 Dispatch = Callable[[Incoming], Awaitable[list[Outgoing]]]
+DispatchBatch = Callable[[list[Incoming]], Awaitable[list[list[Outgoing]]]]
 #: Queues replies that failed: (channel, chat id, replies, parts of the first one delivered).
 Fallback = Callable[[str, str, Sequence[Outgoing], int], Awaitable[None]]
 
@@ -214,7 +215,8 @@ class LineChannel:
                  fallback: Fallback | None = None,
                  request_timeout: float = REQUEST_TIMEOUT,
                  links: FileLinks | None = None, office: str | None = None,
-                 members: Callable[[], list[tuple[str, str]]] | None = None) -> None:
+                 members: Callable[[], list[tuple[str, str]]] | None = None,
+                 dispatch_batch: DispatchBatch | None = None) -> None:
         if not channel_secret or not access_token:
             raise ValueError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are both needed")
         self.parser = WebhookParser(channel_secret)
@@ -227,11 +229,15 @@ class LineChannel:
         self.api = AsyncMessagingApi(self._client)
         self.blob = AsyncMessagingApiBlob(self._data_client)
         self.dispatch = dispatch
+        #: several events of one body in one transaction (None: one by one)
+        self.dispatch_batch = dispatch_batch
         self.max_evidence_bytes = max_evidence_bytes
         self.fallback = fallback
         self.timeout = request_timeout
         self.links = links
         self._replies: set[asyncio.Task[None]] = set()
+        #: the reply task sent last to each chat (the next one waits for it)
+        self._last_reply: dict[str, asyncio.Task[None]] = {}
         #: the rich menus per role (None: not set up by this process)
         self.menus = RichMenus(self.api, self.blob, office, timeout=request_timeout) \
             if office else None
@@ -248,7 +254,11 @@ class LineChannel:
                     .join(Member, col(ChatIdentity.member_id) == col(Member.id))
                     .where(ChatIdentity.channel == CHANNEL, col(Member.active))).all()]
 
-        return cls(dispatch=dispatching(dispatcher), members=members, **kwargs)
+        async def batch(incomings: list[Incoming]) -> list[list[Outgoing]]:
+            return await asyncio.to_thread(dispatcher.dispatch_many, incomings)
+
+        return cls(dispatch=dispatching(dispatcher), members=members, dispatch_batch=batch,
+                   **kwargs)
 
     async def keep_menus(self, stop: asyncio.Event, *, every: float = 3600.0,
                          retry: float = 30.0) -> None:
@@ -319,27 +329,63 @@ class LineChannel:
     async def handle(self, events: Sequence[Event]) -> bool:
         """Dispatch each event (committed before this returns); replies go out afterwards.
 
+        Consecutive events without a file are dispatched together, in one transaction
+        (``dispatch_batch``), each still with its own id and replies, in order.
         Returns False if some event could not be committed, so LINE should redeliver.
         """
+        pending: list[tuple[Event, Incoming]] = []
         for event in events:
             incoming = await self.to_incoming(event)
             if incoming is None:
                 continue
+            if incoming.attachment is None and self.dispatch_batch is not None:
+                pending.append((event, incoming))
+                continue
+            await self._dispatch_pending(pending)
             try:
                 replies = await self.dispatch(incoming)
             except (ApiException, *NETWORK_ERRORS, TimeoutError) as exc:  # a file not fetched
                 logger.warning("LINE content not fetched (%s); LINE will redeliver",
                                exc.__class__.__name__)
                 return False
-            for reply in replies:
-                if reply.meta.get("kind") == "member_bound" and incoming.user_id:
-                    await self._link_menu(incoming.user_id, str(reply.meta.get("role")))
-            if replies:
-                token = getattr(event, "reply_token", None)
-                task = asyncio.create_task(self._reply(incoming.chat_id, token, replies))
-                self._replies.add(task)
-                task.add_done_callback(self._replies.discard)
+            await self._replied(event, incoming, replies)
+        await self._dispatch_pending(pending)
         return True
+
+    async def _dispatch_pending(self, pending: list[tuple[Event, Incoming]]) -> None:
+        """The events gathered so far, in one transaction (or one by one without a batch)."""
+        if not pending:
+            return
+        batch = list(pending)
+        pending.clear()
+        if self.dispatch_batch is not None and len(batch) > 1:
+            results = await self.dispatch_batch([incoming for _, incoming in batch])
+        else:
+            results = [await self.dispatch(incoming) for _, incoming in batch]
+        for (event, incoming), replies in zip(batch, results, strict=True):
+            await self._replied(event, incoming, replies)
+
+    async def _replied(self, event: Event, incoming: Incoming, replies: list[Outgoing]) -> None:
+        """After an event's commit: the member's menu when just bound, then its replies."""
+        for reply in replies:
+            if reply.meta.get("kind") == "member_bound" and incoming.user_id:
+                await self._link_menu(incoming.user_id, str(reply.meta.get("role")))
+        if replies:
+            token = getattr(event, "reply_token", None)
+            chat_id = incoming.chat_id
+            earlier = self._last_reply.get(chat_id)
+
+            async def in_order() -> None:
+                if earlier is not None:  # a chat's replies arrive in the order of its events
+                    await asyncio.gather(earlier, return_exceptions=True)
+                await self._reply(chat_id, token, replies)
+
+            task = asyncio.create_task(in_order())
+            self._replies.add(task)
+            self._last_reply[chat_id] = task
+            task.add_done_callback(self._replies.discard)
+            task.add_done_callback(lambda done: self._last_reply.pop(chat_id, None)
+                                   if self._last_reply.get(chat_id) is done else None)
 
     async def to_incoming(self, event: Event) -> Incoming | None:
         """The neutral event of a LINE event; None for events sqbot does not act on."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from handlers import texts
 from handlers.dialogs import build_engine
@@ -86,35 +87,95 @@ class Dispatcher:
                 work()
             raise
 
+    def dispatch_many(self, incomings: list[Incoming]) -> list[list[Outgoing]]:
+        """Handle several events in one transaction (a LINE webhook body brings up to 100),
+        in order: each is still its own event id, state and replies; one that fails is
+        rolled back alone (to its savepoint) and answered with the apology. A transient
+        database error retries the whole batch (events already handled are dropped by their
+        ids), as :meth:`dispatch` does."""
+        if len(incomings) <= 1:
+            return [self.dispatch(incoming) for incoming in incomings]
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            undo: list[Callable[[], None]] = []
+            try:
+                return self._batch(incomings, undo)
+            except OperationalError:
+                for work in undo:
+                    work()
+                if attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                logger.warning("transient database error on attempt %s of a batch of %s; "
+                               "retrying", attempt, len(incomings))
+            except BaseException:
+                for work in undo:
+                    work()
+                raise
+        raise AssertionError("unreachable")
+
+    def _batch(self, incomings: list[Incoming], undo: list[Callable[[], None]]
+               ) -> list[list[Outgoing]]:
+        turns: list[Turn | list[Outgoing]] = []
+        with self.database.transaction() as session:
+            for incoming in incomings:
+                mine: list[Callable[[], None]] = []
+                savepoint = session.begin_nested()
+                try:
+                    turns.append(self._handle(session, incoming, mine))
+                    savepoint.commit()
+                    undo.extend(mine)
+                except OperationalError:
+                    raise
+                except Exception:
+                    savepoint.rollback()
+                    for work in mine:  # files stored for this event's rows only
+                        work()
+                    logger.exception("flow failed for %s event %s", incoming.channel,
+                                     incoming.event_id)
+                    record_event(session=session, channel=incoming.channel,
+                                 event_id=incoming.event_id, now=self.clock())
+                    turns.append([Outgoing(texts.ERROR)])
+        return [self._after_commit(turn) if isinstance(turn, Turn) else turn for turn in turns]
+
     def _transaction(self, incoming: Incoming, undo: list[Callable[[], None]]
                      ) -> list[Outgoing]:
-        now = self.clock()
         with self.database.transaction() as session:
-            if not record_event(session=session, channel=incoming.channel,
-                                event_id=incoming.event_id, now=now):
-                logger.info("dropped redelivered %s event %s", incoming.channel,
-                            incoming.event_id)
-                return []
-            # In a group each person has a conversation of their own.
-            key_user = incoming.user_id if incoming.chat_kind == ChatKind.PRIVATE \
-                else f"group:{incoming.chat_id}:{incoming.user_id}"
-            row = lock_state(session=session, channel=incoming.channel, user_id=key_user,
-                             now=now)
-            state = State.from_json(row.state)
-            previous = state.step
-            state.step = previous + 1
-            member = member_for_identity(session=session, channel=incoming.channel,
-                                         platform_user_id=incoming.user_id)
-            turn = Turn(session=session, incoming=incoming, now=now, state=state,
-                        config=self.config, member=member, previous_step=previous,
-                        on_rollback=undo)
-            route(turn)
-            if turn.replies:  # what was just drawn: a typed label of it is its press
-                state.record_drawn([(choice.label, choice.action) for reply in turn.replies
-                                    for choice in reply.choices])
-            row.state = state.to_json()
-            row.updated_at = now
-            session.add(row)
+            turn = self._handle(session, incoming, undo)
+        return self._after_commit(turn) if isinstance(turn, Turn) else turn
+
+    def _handle(self, session: Session, incoming: Incoming, undo: list[Callable[[], None]]
+                ) -> Turn | list[Outgoing]:
+        """One event's work inside the transaction; its turn, or [] for a redelivery."""
+        now = self.clock()
+        if not record_event(session=session, channel=incoming.channel,
+                            event_id=incoming.event_id, now=now):
+            logger.info("dropped redelivered %s event %s", incoming.channel,
+                        incoming.event_id)
+            return []
+        # In a group each person has a conversation of their own.
+        key_user = incoming.user_id if incoming.chat_kind == ChatKind.PRIVATE \
+            else f"group:{incoming.chat_id}:{incoming.user_id}"
+        row = lock_state(session=session, channel=incoming.channel, user_id=key_user,
+                         now=now)
+        state = State.from_json(row.state)
+        previous = state.step
+        state.step = previous + 1
+        member = member_for_identity(session=session, channel=incoming.channel,
+                                     platform_user_id=incoming.user_id)
+        turn = Turn(session=session, incoming=incoming, now=now, state=state,
+                    config=self.config, member=member, previous_step=previous,
+                    on_rollback=undo)
+        route(turn)
+        if turn.replies:  # what was just drawn: a typed label of it is its press
+            state.record_drawn([(choice.label, choice.action) for reply in turn.replies
+                                for choice in reply.choices])
+        row.state = state.to_json()
+        row.updated_at = now
+        session.add(row)
+        session.flush()
+        return turn
+
+    def _after_commit(self, turn: Turn) -> list[Outgoing]:
+        incoming = turn.incoming
         for work in turn.after_commit:  # committed: slow work holds no lock now
             try:
                 work()

@@ -579,3 +579,33 @@ async def test_last_quarter_s_answer_is_one_press_on_line(fake, desk, line):
     with desk.database.transaction() as session:
         carried = session.exec(select(Answer).where(Answer.carried_from.is_not(None))).all()
     assert [(a.question_code, a.self_score) for a in carried] == [("1.1", 120)]
+
+
+async def test_the_events_of_one_body_are_one_transaction_each_with_its_reply(fake, desk, line):
+    import sqlalchemy as sa
+
+    bob = hook.user_id("bob")
+    await onboard(fake, line, desk)
+    await say(fake, line, bob, desk.invite(name="張技士", section="工務課"))
+    channel, client = line
+    events = [hook.text_event(ALICE, "填寫自評", reply_token=fake.issue_reply_token(ALICE)),
+              hook.text_event(bob, "填寫自評", reply_token=fake.issue_reply_token(bob)),
+              hook.text_event(ALICE, "100", reply_token=fake.issue_reply_token(ALICE)),
+              hook.text_event(bob, "二十", reply_token=fake.issue_reply_token(bob))]
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    engine = desk.database.engine
+    sa.event.listen(engine, "commit", committed)
+    try:
+        assert (await post(client, *events)).status_code == 200
+    finally:
+        sa.event.remove(engine, "commit", committed)
+    await channel.drain_replies()
+    assert len(commits) == 1  # four events, one transaction
+    alice, bobs = fake.texts_to(ALICE), fake.texts_to(bob)
+    assert "規劃課 115年第4季 自評（填寫中）" in alice[-2] and "已記錄 1.1" in alice[-1]
+    assert "工務課 115年第4季 自評（填寫中）" in bobs[-2] and "已記錄 1.1" in bobs[-1]
+    assert len(processed(desk)) == 6  # two bindings and the four
