@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlmodel import col, select
@@ -125,7 +126,27 @@ def _sheet_view(ctx: Context) -> views.SheetView:
     codes = [q.code for q in sheet.rubric.questions]
     return views.SheetView(section=sheet.section.name, period=sheet.period.label,
                            reference=sheet.assessment.reference, first_code=codes[0],
-                           last_code=codes[-1])
+                           last_code=codes[-1], unreviewed=tuple(unreviewed(sheet)))
+
+
+def unreviewed(sheet: Sheet) -> list[str]:
+    """Questions the secretariat has not confirmed or scored since the sheet was (re)submitted:
+    a question reviewed before a return, then changed, is to be looked at again."""
+    submitted = sheet.assessment.submitted_at
+    left = []
+    for question in sheet.rubric.questions:
+        answer = sheet.answers.get(question.code)
+        if answer is None or answer.self_score is None:
+            continue
+        seen = answer.reviewed_at
+        if seen is None or (submitted is not None and _aware(seen) < _aware(submitted)):
+            left.append(question.code)
+    return left
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive UTC datetimes back; PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _phone_band_hint(turn: Turn, sheet: Sheet, question: Question) -> list[str]:
@@ -179,13 +200,23 @@ def open_from_notice(turn: Turn, token: Token) -> None:
 
 
 def _open(turn: Turn, assessment: Assessment) -> None:
+    """From the first question not yet reviewed since the (re)submission."""
     assert assessment.id is not None
     sheet = _sheet(turn, assessment)
     turn.state.to_menu()
-    start_dialog(turn, DIALOG, VerifyData(assessment_id=assessment.id,
-                                          code=sheet.rubric.questions[0].code),
-                 prefix=f"開始審定 {sheet.section.name} {sheet.period.label} 自評"
-                        f"（收件編號 {assessment.reference}）。")
+    left = unreviewed(sheet)
+    answered = [q.code for q in sheet.rubric.questions
+                if (a := sheet.answers.get(q.code)) is not None and a.self_score is not None]
+    first = sheet.rubric.questions[0].code
+    opening = (f"開始審定 {sheet.section.name} {sheet.period.label} 自評"
+               f"（收件編號 {assessment.reference}）。")
+    if left and left[0] != first and len(left) < len(answered):
+        opening = (f"繼續審定 {sheet.section.name} {sheet.period.label} 自評"
+                   f"（收件編號 {assessment.reference}）：已審定 {len(answered) - len(left)} 題，"
+                   f"從 {left[0]} 繼續；輸入「跳到 1」可從頭看。")
+        first = left[0]
+    start_dialog(turn, DIALOG, VerifyData(assessment_id=assessment.id, code=first),
+                 prefix=opening)
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -314,6 +345,16 @@ def _goto(ctx: Context, arg: str) -> None:
 def _to_notes(ctx: Context, *_: object) -> None:
     _sheet_of(ctx)
     ctx.show("notes")
+
+
+def _to_unreviewed(ctx: Context, *_: object) -> None:
+    """返回審定 from 完成審定: the first question not looked at yet."""
+    sheet = _sheet_of(ctx)
+    data = ctx.data
+    assert isinstance(data, VerifyData)
+    left = unreviewed(sheet)
+    data.code = left[0] if left else sheet.rubric.questions[0].code
+    ctx.show("question")
 
 
 def _to_reason(ctx: Context, *_: object) -> None:
@@ -449,7 +490,8 @@ DIALOG = Dialog(
         ),
         Window(
             "notes", getter=_sheet_view, render=views.notes,
-            widgets=(Button("skip", texts.SKIP, _skip_notes),),
+            widgets=(Button("skip", texts.SKIP, _skip_notes),
+                     Button("back", "返回審定", _to_unreviewed, when=lambda v: bool(v.unreviewed))),
             on_text=_notes_text,
             commands={"skip": _skip_notes},
         ),

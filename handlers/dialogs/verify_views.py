@@ -37,6 +37,8 @@ class SheetView:
     reference: str | None
     first_code: str
     last_code: str
+    #: questions not yet confirmed or scored since the (re)submission, in form order
+    unreviewed: tuple[str, ...] = ()
 
 
 def question(view: QuestionView) -> Outgoing:
@@ -66,8 +68,14 @@ def end(view: SheetView) -> Outgoing:
 
 
 def notes(view: SheetView) -> Outgoing:
-    """The 優點、建議改進事項 asked before the verification is locked."""
-    return Outgoing("請輸入本次考核的「優點、建議改進事項」（輸入「略過」則留白）。")
+    """The 優點、建議改進事項 asked before the verification is locked — and, when questions
+    were not looked at since the (re)submission, which ones keep the self score."""
+    ask = "請輸入本次考核的「優點、建議改進事項」（輸入「略過」則留白）。"
+    if not view.unreviewed:
+        return Outgoing(ask)
+    return Outgoing(f"注意：尚有 {len(view.unreviewed)} 題未逐題審定："
+                    f"{'、'.join(view.unreviewed)}；完成審定後這些題目以自評分數審定。"
+                    f"要先看過，請按「返回審定」。\n\n{ask}")
 
 
 def reason(view: SheetView) -> Outgoing:

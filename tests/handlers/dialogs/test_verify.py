@@ -153,3 +153,40 @@ def test_the_section_sees_what_the_secretariat_decided(office):
     staff.say("檢視")
     assert "1.2 提供案件查詢管道種類：自評 50 分，審定 40 分（缺少佐證）" in staff.text
     assert "1.1 提供案件承辦資訊種類：100 分" in staff.text
+
+
+def test_a_walk_left_halfway_goes_on_where_it_stopped(office):
+    secretary = office.chat("陳秘書")
+    submitted(office)
+    secretary.say("審定 規劃課")
+    for _ in range(3):
+        secretary.say("確認")
+    assert "第 4/25 題" in secretary.text
+    secretary.say("選單")
+    secretary.say("審定 規劃課")
+    assert "繼續審定 規劃課 115年第4季 自評" in secretary.text
+    assert "已審定 3 題，從 2.1 繼續" in secretary.text and "第 4/25 題" in secretary.text
+
+
+def test_finishing_names_the_questions_not_looked_at(office):
+    secretary = office.chat("陳秘書")
+    staff = submitted(office)
+    secretary.say("審定 規劃課")
+    secretary.say("確認")
+    secretary.press("完成審定")
+    assert "注意：尚有 24 題未逐題審定：1.2、1.3" in secretary.text
+    secretary.press("返回審定")
+    assert "第 2/25 題" in secretary.text  # the first question not looked at
+    # After a return the changed question is to be looked at again, even if seen before.
+    secretary.say("跳到 1")
+    secretary.press("標記退回")
+    secretary.press("退回課室")
+    secretary.say("請補佐證")
+    staff.say("填寫自評")
+    staff.say("90")
+    staff.press("送出")
+    staff.press("確認送出")
+    secretary.say("審定 規劃課")
+    assert "第 1/25 題" in secretary.text  # 1.1 changed since it was confirmed
+    secretary.press("完成審定")
+    assert "1.1、1.2" in secretary.text
