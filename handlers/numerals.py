@@ -22,6 +22,10 @@ _LEADING = re.compile(
     rf"^\s*(?P<number>-?\d+(?:\.\d+)?|[{_CHINESE}]+)(?:\s*(?P<unit>分|%|％|件))?(?P<rest>.*)$",
     re.DOTALL)
 _SEPARATOR = re.compile(r"^(?:$|[\s，,、：:；;。.．!！\-－—])")
+#: A number then a space and a counter (``2 份表單已簡化``, ``3 天內回覆``) counts something:
+#: it is evidence, not a score followed by its evidence.
+_COUNTED = re.compile(r"^\s+(?:份|個|項|次|人|位|名|天|日|週|周|月|年|小時|分鐘|張|台|臺|筆|條|處|"
+                      r"間|家|所|場|則|本|頁|元|萬|億|種|類|組|案|區|戶|座|公里|公尺|倍|成|梯)")
 
 
 def chinese_integer(text: str) -> int | None:
@@ -66,8 +70,9 @@ def split_leading_number(text: str) -> tuple[str, str | None, str] | None:
     if match is None:
         return None
     number, unit = match.group("number"), match.group("unit")
-    if unit is None and not _SEPARATOR.match(match.group("rest")):
-        return None  # 3天內回覆: the number is part of the text
+    if unit is None and (not _SEPARATOR.match(match.group("rest"))
+                         or _COUNTED.match(match.group("rest"))):
+        return None  # 3天內回覆, 2 份表單: the number is part of the text
     rest = match.group("rest").strip().lstrip("，,、：:；;。.．!！-－—").strip()
     if number[0] in _CHINESE:
         if rest and unit is None:

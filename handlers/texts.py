@@ -196,11 +196,13 @@ def help_text(is_secretariat: bool) -> str:
         f"　{FORM} [115年第3季]（/form）　下載本課室該季的自行考核項目及評分表（ODT、DOCX）",
     ]
     if is_secretariat:
-        lines.append(f"　{OVERVIEW}　查看各課室本季填寫進度")
+        lines += ["", "秘書室（在這裡或秘書室群組）："]
+        for word, command, args, does in DESK_COMMANDS:
+            lines.append(f"　{word}{args}（{command}）　{does}")
+        lines.append("　審定時：確認、輸入分數與理由（例如：15 缺少佐證）、標記退回、"
+                     "上一題／下一題、跳到 N、完成審定、退回課室")
         lines.append(f"　{PROPOSALS} [115] [待決定] [課室] [類型]　"
                      "依年度、狀態、課室、類型列出全局提案")
-        lines.append(f"　{REPORT} [115]（/report）　產生年度提升服務品質績效總報告（ODT、DOCX）")
-        lines.append(f"　{FORM} 課室 [115年第4季]　下載任一課室的評分表")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 _CONSOLE_NUMBER = re.compile(r"^\[\d{1,2}\]")
 _TRAILING_PAREN = re.compile(r"[(（][^()（）]*[)）]$")
 _TRAILING_VALUE = re.compile(r"\d+(?:\.\d+)?(?:分|件|%|題)?$")
+_TRAILING_QUOTE = re.compile(r"「[^「」]*」$")  # 繼續「河川公地線上預審」 → 繼續
+_QUOTES = str.maketrans("", "", "「」『』“”‘’\"'〝〞")
 
 
 def _plain(text: str) -> str:
@@ -22,22 +24,28 @@ def _plain(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
+def _unquoted(text: str) -> str:
+    """Quotation brackets are not typed on a phone: 繼續「提案」 is typed 繼續提案."""
+    return text.translate(_QUOTES)
+
+
 def label_keys(label: str) -> set[str]:
-    """Every typed form that stands for ``label``: itself, and without its trailing value."""
+    """Every typed form that stands for ``label``: itself (its quotation brackets optional),
+    and without its trailing quoted name, parenthesised count or value."""
     plain = _CONSOLE_NUMBER.sub("", _plain(label))
-    keys = {plain}
+    keys = {_unquoted(plain)}
     short = plain
-    for pattern in (_TRAILING_PAREN, _TRAILING_VALUE):
+    for pattern in (_TRAILING_QUOTE, _TRAILING_PAREN, _TRAILING_VALUE):
         trimmed = pattern.sub("", short)
         if trimmed and trimmed != short:
             short = trimmed
-            keys.add(short)
+            keys.add(_unquoted(short))
     return keys
 
 
 def typed_key(text: str) -> str:
     """The form of a typed text that is compared with the labels' keys."""
-    return _CONSOLE_NUMBER.sub("", _plain(text))
+    return _unquoted(_CONSOLE_NUMBER.sub("", _plain(text)))
 
 
 def match_label(text: str, drawn: Iterable[tuple[str, str]]) -> str | None:

@@ -172,3 +172,23 @@ def answer_all_scores(chat) -> None:
     from tests.handlers.test_flows import answer_all
 
     answer_all(chat)
+
+
+def test_a_count_after_a_score_is_evidence_not_the_next_score(office):
+    chat = office.chat("王小明")
+    chat.say("填寫自評")
+    chat.say("100")
+    chat.say("2 份表單已完成簡化")
+    assert "已收到 1.1 的佐證：「2 份表單已完成簡化」" in chat.text
+    assert stored_answers(office) == {"1.1": 100}
+
+
+def test_a_draft_is_continued_by_typing_its_button_without_brackets(office):
+    chat = office.chat("王小明")
+    chat.say("創意提案")
+    chat.say("河川公地線上預審")
+    chat.say("暫停")
+    chat.say("創意提案")
+    assert "繼續「河川公地線上預審」" in [c.label for c in chat.choices]
+    chat.say("繼續")
+    assert "第 2/10 項" in chat.text

@@ -190,3 +190,14 @@ def test_finishing_names_the_questions_not_looked_at(office):
     assert "第 1/25 題" in secretary.text  # 1.1 changed since it was confirmed
     secretary.press("完成審定")
     assert "1.1、1.2" in secretary.text
+
+
+def test_the_secretariats_help_in_private_lists_the_desk(office):
+    secretary = office.chat("陳秘書")
+    secretary.say("說明")
+    for word in ("審定 課室名稱", "電話測試 課室 受測人員 分數", "總表 [115年第4季]", "處理情形",
+                 "完成審定", "評分表 課室"):
+        assert word in secretary.text, word
+    staff = office.chat("王小明")
+    staff.say("說明")
+    assert "審定 課室名稱" not in staff.text

@@ -34,3 +34,12 @@ def test_an_exact_label_wins_and_an_ambiguous_short_form_presses_nothing():
 
 def test_a_bare_number_never_matches_a_label_that_is_only_a_number():
     assert match_label("85", [("85 分", "4:x")]) is None
+
+
+def test_quotation_brackets_are_not_typed_and_a_quoted_name_may_be_left_off():
+    drawn = [("繼續「河川公地線上預審」", "5:cont"), ("新提案", "5:new")]
+    assert match_label("繼續河川公地線上預審", drawn) == "5:cont"
+    assert match_label("繼續「河川公地線上預審」", drawn) == "5:cont"
+    assert match_label("繼續", drawn) == "5:cont"
+    two = [("繼續「甲」", "5:a"), ("繼續「乙」", "5:b")]
+    assert match_label("繼續", two) is None and match_label("繼續乙", two) == "5:b"

@@ -31,6 +31,7 @@ def test_a_leading_number_is_cut_off(text, parts):
     assert split_leading_number(text) == parts
 
 
-@pytest.mark.parametrize("text", ["3天內回覆", "一、受理後即寄發", "受理後 85", "案例3", "三天"])
+@pytest.mark.parametrize("text", ["3天內回覆", "一、受理後即寄發", "受理後 85", "案例3", "三天",
+                                  "2 份表單已完成簡化", "3 天內回覆", "12 項服務上網"])
 def test_text_that_does_not_start_with_a_standalone_number(text):
     assert split_leading_number(text) is None
