@@ -329,6 +329,9 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
             who = names.setdefault(answer.answered_by_member_id,
                                    _member_name(turn, answer.answered_by_member_id))
             extras = []
+            if answer.measure_value is not None and question.measure is not None:
+                extras.append(f"{question.measure.name} {answer.measure_value:g}"
+                              f"{question.measure.unit}")
             if answer.evidence_text:
                 extras.append("文字佐證")
             if files.get(question.code):

@@ -36,7 +36,7 @@ from rubric import Question, ScoreError, band_for_measure, check_score, to_halfw
 from rubric.periods import TAIPEI, format_roc_date
 from storage.assessments import attachment_counts, lock_assessment
 from storage.errors import NotFound
-from storage.models import Agency, Assessment, AssessmentStatus, Attachment, Member
+from storage.models import Agency, Answer, Assessment, AssessmentStatus, Attachment, Member
 from storage.org import get_section, list_sections
 from storage.outbox import member_destinations
 from storage.verification import (
@@ -118,7 +118,15 @@ def _question_view(ctx: Context) -> views.QuestionView:
         comment=answer.reviewer_comment if answer else None,
         returned=bool(answer and answer.returned),
         bands=tuple(b.label for b in question.bands),
-        phone_hint=tuple(_phone_band_hint(ctx.turn, sheet, question)) if phone else ())
+        phone_hint=tuple(_phone_band_hint(ctx.turn, sheet, question)) if phone else (),
+        measured=measured_figure(question, answer))
+
+
+def measured_figure(question: Question, answer: Answer | None) -> str | None:
+    """The measured figure the section gave with its score: ``電話禮貌測試分數 92分``."""
+    if answer is None or answer.measure_value is None or question.measure is None:
+        return None
+    return f"{question.measure.name} {answer.measure_value:g}{question.measure.unit}"
 
 
 def _sheet_view(ctx: Context) -> views.SheetView:

@@ -26,6 +26,7 @@ class QuestionView:
     returned: bool
     bands: tuple[str, ...]
     phone_hint: tuple[str, ...]
+    measured: str | None = None  # the section's own figure: 電話禮貌測試分數 92分
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def question(view: QuestionView) -> Outgoing:
     """【審定】規劃課 第 1/25 題 …: self score, evidence, bands and what to do."""
     lines = [f"【審定】{view.section} 第 {view.number}/{view.total} 題　"
              f"{view.code} {view.name}（滿分 {view.max} 分）", view.breadcrumb,
-             f"自評：{view.self_score if view.self_score is not None else '未作答'} 分"]
+             f"自評：{view.self_score if view.self_score is not None else '未作答'} 分"
+             + (f"（課室填報{view.measured}）" if view.measured else "")]
     if view.files:
         lines.append(f"佐證檔案：{view.files} 件")
     if view.evidence_text:

@@ -201,3 +201,23 @@ def test_the_secretariats_help_in_private_lists_the_desk(office):
     staff = office.chat("王小明")
     staff.say("說明")
     assert "審定 課室名稱" not in staff.text
+
+
+def test_the_sections_measured_figure_is_shown_in_review_and_verification(office):
+    staff = office.chat("王小明")
+    staff.say("填寫自評")
+    staff.say("跳到 2.4")
+    staff.say("92")
+    staff.say("18")
+    staff.say("檢視")
+    assert "2.4 電話禮貌測試績效：18 分（王小明，電話禮貌測試分數 92分）" in staff.text
+    for code, score in SCORES.items():
+        if code != "2.4":
+            staff.say(f"跳到 {code}")
+            staff.say(str(score))
+    staff.press("送出")
+    staff.press("確認送出")
+    secretary = office.chat("陳秘書")
+    secretary.say("審定 規劃課")
+    secretary.say("跳到 2.4")
+    assert "自評：18 分（課室填報電話禮貌測試分數 92分）" in secretary.text
