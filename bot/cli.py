@@ -34,6 +34,7 @@ from storage.org import (
     list_sections,
     member_for_identity,
 )
+from storage.outbox import release_held
 
 app = typer.Typer(help="服務品質小幫手 sqbot：服務品質自行考核的 LINE／Telegram 助理。",
                   no_args_is_help=True, add_completion=False)
@@ -435,6 +436,12 @@ def chat(
                                        platform_user_id=user_id) is None:
                     bind_identity(session=session, member=member, channel="console",
                                   platform_user_id=user_id)
+                    if member.role in (Role.SECRETARIAT, Role.ADMIN):
+                        # The secretariat has a chat now, as when a code is redeemed: the
+                        # notices held until then (a submission, a proposal) come to it.
+                        session.flush()
+                        release_held(session=session, agency_id=member.agency_id,
+                                     now=datetime.now(UTC))
         except NotFound as exc:
             _fail(_not_found_message(exc))
     console = ConsoleChat(build_dispatcher(settings, database), database, user_id,

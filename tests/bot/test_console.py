@@ -156,3 +156,22 @@ def test_console_group_mode_binds_and_saves_the_secretariat_files(database_url, 
     assert "1. 秘書室：未送出" in result.stdout
     saved = sorted(p.suffix for p in (tmp_path / "files").iterdir())
     assert saved == [".ods", ".png", ".xlsx"]
+
+
+def test_a_submission_held_for_the_secretariat_reaches_it_in_the_console(database_url,
+                                                                          tmp_path):
+    """In the demo nobody of the secretariat has a chat until 陳秘書 opens the console: the
+    【自評送出】 notice is held until then, and then shown to her."""
+    env = _env(database_url, tmp_path)
+    subprocess.run([SQBOT, "init", "--demo"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
+    from rubric import load_year
+
+    scores = [str(q.max) for q in load_year(105).questions]
+    script = "\n".join(["填寫自評", *scores, "送出", "確認", ""])
+    staff = subprocess.run([SQBOT, "chat", "--as", "王小明"], input=script, env=env,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "收件確認" in staff.stdout, staff.stdout[-2000:]
+    secretary = subprocess.run([SQBOT, "chat", "--as", "陳秘書"], input="選單\n", env=env,
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "【自評送出】規劃課 115年第4季" in secretary.stdout, secretary.stdout[-2000:]
