@@ -86,6 +86,15 @@ class ConsoleChat:
         notices = self._deliver_own_outbox()
         return "\n\n".join(part for part in (text, notices) if part)
 
+    def _notice(self, notice: Outgoing) -> str:
+        """A notice with its buttons (開始審定 …), numbered after the reply's: they stay valid
+        however old the notice is, so #N presses them too."""
+        lines = ["📨 " + notice.text]
+        for choice in notice.choices:
+            self.choices = [*self.choices, choice]
+            lines.append(f"  [{len(self.choices)}] {choice.label}")
+        return "\n".join(lines)
+
     def _save(self, replies: list[Outgoing]) -> list[Path]:
         """Files the bot sent, written under ``save_files`` (the console cannot show them)."""
         if self.save_files is None:
@@ -118,7 +127,7 @@ class ConsoleChat:
             ).all()
             shown = []
             for row in rows:
-                shown.append("📨 " + Outgoing.from_payload(row.payload).text)
+                shown.append(self._notice(Outgoing.from_payload(row.payload)))
                 row.status = OutboxStatus.SENT
                 row.sent_at = self.dispatcher.clock()
                 session.add(row)

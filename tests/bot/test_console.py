@@ -161,7 +161,7 @@ def test_console_group_mode_binds_and_saves_the_secretariat_files(database_url, 
 def test_a_submission_held_for_the_secretariat_reaches_it_in_the_console(database_url,
                                                                           tmp_path):
     """In the demo nobody of the secretariat has a chat until 陳秘書 opens the console: the
-    【自評送出】 notice is held until then, and then shown to her."""
+    【自評送出】 notice is held until then, then shown to her with its 開始審定 button."""
     env = _env(database_url, tmp_path)
     subprocess.run([SQBOT, "init", "--demo"], env=env, cwd=tmp_path, check=True,
                    capture_output=True, timeout=120)
@@ -172,6 +172,17 @@ def test_a_submission_held_for_the_secretariat_reaches_it_in_the_console(databas
     staff = subprocess.run([SQBOT, "chat", "--as", "王小明"], input=script, env=env,
                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "收件確認" in staff.stdout, staff.stdout[-2000:]
-    secretary = subprocess.run([SQBOT, "chat", "--as", "陳秘書"], input="選單\n", env=env,
-                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert "【自評送出】規劃課 115年第4季" in secretary.stdout, secretary.stdout[-2000:]
+    import re
+
+    secretary = Process(["chat", "--as", "陳秘書"], env, tmp_path)
+    try:
+        secretary.send("選單")
+        seen = secretary.wait_for("開始審定")
+        assert "【自評送出】規劃課 115年第4季" in seen
+        # The menu's buttons, then the notice's, numbered on: #N presses its 開始審定.
+        number = re.search(r"\[(\d+)\] 開始審定", seen)
+        assert number is not None, seen
+        secretary.send(f"#{number.group(1)}")
+        secretary.wait_for("開始審定 規劃課 115年第4季 自評")
+    finally:
+        secretary.kill()
