@@ -103,6 +103,27 @@ class Sheet:
         scores = self.scores()
         return [q.code for q in self.rubric.questions if q.code not in scores]
 
+    def numbered(self, codes: list[str]) -> str:
+        """``第 3 題（1.3）、第 4 題（2.1）`` for the questions ``codes``."""
+        return "、".join(f"第 {self.rubric.placement(c).number} 題（{c}）" for c in codes)
+
+    def not_yet_submittable(self) -> str | None:
+        """Why 送出 is refused (questions unanswered), or None when it may be asked."""
+        unanswered = self.unanswered()
+        if not unanswered:
+            return None
+        return (f"尚有 {len(unanswered)} 題未作答，還不能送出：{self.numbered(unanswered)}。"
+                "\n未辦理的項目也請明確填 0 分。")
+
+    def question_named(self, target: str) -> str | None:
+        """The code of the question ``target`` names: its number (``5``, ``５``) or its code
+        (``2.4``); None when it names none."""
+        cleaned = to_halfwidth(target).strip()
+        questions = self.rubric.questions
+        if cleaned.isdigit() and 1 <= int(cleaned) <= len(questions):
+            return questions[int(cleaned) - 1].code
+        return cleaned if self.rubric.has_question(cleaned) else None
+
     @property
     def verified(self) -> bool:
         """Whether the secretariat has finished verifying it."""
@@ -348,8 +369,7 @@ def review_text(turn: Turn, sheet: Sheet) -> str:
                          f"（{who}{extra}{carried}）")
     unanswered = sheet.unanswered()
     if unanswered:
-        numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
-        lines += ["", f"未作答 {len(unanswered)} 題：{numbers}"]
+        lines += ["", f"未作答 {len(unanswered)} 題：{sheet.numbered(unanswered)}"]
     else:
         lines += ["", f"總分 {card.total} 分，等第「{card.grade}」。"]
     if sheet.verified:

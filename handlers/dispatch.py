@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 TRANSIENT_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def system_clock() -> datetime:
@@ -52,18 +54,14 @@ class Dispatcher:
         redelivers. Any other error is logged, the event is recorded as handled, and the
         sender is told the message was not processed.
         """
-        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
-            try:
-                return self._run(incoming)
-            except OperationalError:
-                if attempt == TRANSIENT_ATTEMPTS:
-                    raise
-                logger.warning("transient database error on attempt %s; retrying", attempt)
-            except Exception:
-                logger.exception("flow failed for %s event %s", incoming.channel,
-                                 incoming.event_id)
-                return self._failed(incoming)
-        raise AssertionError("unreachable")
+        try:
+            return self._retrying(
+                lambda: self._undoing(lambda undo: self._transaction(incoming, undo)))
+        except OperationalError:
+            raise
+        except Exception:
+            logger.exception("flow failed for %s event %s", incoming.channel, incoming.event_id)
+            return self._failed(incoming)
 
     def takes_file(self, incoming: Incoming) -> bool:
         """Whether a file from this sender would be kept where they are now — asked before
@@ -78,13 +76,29 @@ class Dispatcher:
                                   user_id=incoming.user_id)
         return takes_file(State.from_json(document))
 
-    def _run(self, incoming: Incoming) -> list[Outgoing]:
+    @staticmethod
+    def _retrying(work: Callable[[], T]) -> T:
+        """``work``, again on a transient database error (locked, connection lost,
+        deadlock), which is raised if it persists."""
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                return work()
+            except OperationalError:
+                if attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                logger.warning("transient database error on attempt %s; retrying", attempt)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _undoing(work: Callable[[list[Callable[[], None]]], T]) -> T:
+        """``work(undo)``; if it raises, the undo steps it collected are run (files stored
+        for rows that were not written)."""
         undo: list[Callable[[], None]] = []
         try:
-            return self._transaction(incoming, undo)
+            return work(undo)
         except BaseException:
-            for work in undo:  # files stored for rows that were not written
-                work()
+            for step in undo:
+                step()
             raise
 
     def dispatch_many(self, incomings: list[Incoming]) -> list[list[Outgoing]]:
@@ -95,22 +109,8 @@ class Dispatcher:
         ids), as :meth:`dispatch` does."""
         if len(incomings) <= 1:
             return [self.dispatch(incoming) for incoming in incomings]
-        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
-            undo: list[Callable[[], None]] = []
-            try:
-                return self._batch(incomings, undo)
-            except OperationalError:
-                for work in undo:
-                    work()
-                if attempt == TRANSIENT_ATTEMPTS:
-                    raise
-                logger.warning("transient database error on attempt %s of a batch of %s; "
-                               "retrying", attempt, len(incomings))
-            except BaseException:
-                for work in undo:
-                    work()
-                raise
-        raise AssertionError("unreachable")
+        return self._retrying(
+            lambda: self._undoing(lambda undo: self._batch(incomings, undo)))
 
     def _batch(self, incomings: list[Incoming], undo: list[Callable[[], None]]
                ) -> list[list[Outgoing]]:

@@ -11,6 +11,7 @@ from handlers import texts
 from handlers.assessment import desk_period, main_menu_choices, open_period
 from handlers.flow import Refused
 from handlers.messages import Document, Outgoing
+from handlers.proposals import DOCX, ODT
 from handlers.turn import Turn
 from rubric import Period, to_halfwidth
 from rubric.periods import parse_period
@@ -19,8 +20,6 @@ from storage.errors import NotFound
 from storage.models import Agency, Section
 from storage.org import get_section
 
-ODT = "application/vnd.oasis.opendocument.text"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 USAGE = ("格式：評分表 [課室] [期別]，例如「評分表」（本課室本季）、「評分表 115年第3季」；"
          "秘書室可指定課室：「評分表 工務課 115年第4季」。")
 

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
 from handlers import texts
@@ -26,6 +26,7 @@ from handlers.assessment import (
     PROPOSAL_EVIDENCE_CODES,
     Sheet,
     _member,
+    _member_name,
     _size,
     current_sheet,
     file_refusal,
@@ -134,18 +135,13 @@ def _question_of(ctx: Context, sheet: Sheet) -> Question:
     return sheet.rubric.question(code)
 
 
-def _member_name(ctx: Context, member_id: int | None) -> str:
-    member = ctx.turn.session.get(Member, member_id) if member_id is not None else None
-    return member.name if member else "—"
-
-
 def _current_line(ctx: Context, answer: Answer | None) -> str | None:
     if answer is None or answer.self_score is None:
         return None
     when = format_roc_date_short(answer.answered_at.astimezone(TAIPEI).date()) \
         if answer.answered_at else ""
-    return (f"目前答案：{answer.self_score} 分（{_member_name(ctx, answer.answered_by_member_id)}"
-            f"，{when}）")
+    who = _member_name(ctx.turn, answer.answered_by_member_id)
+    return f"目前答案：{answer.self_score} 分（{who}，{when}）"
 
 
 def _adopted(ctx: Context, sheet: Sheet, code: str) -> list[Proposal]:
@@ -642,11 +638,9 @@ def _continue(ctx: Context, _: tuple[str, ...] | str = ()) -> None:
 def _submit(ctx: Context, _: tuple[str, ...] | str = ()) -> None:
     """送出: refused while questions are unanswered; else the totals to confirm."""
     sheet = _sheet_of(ctx)
-    unanswered = sheet.unanswered()
-    if unanswered:
-        numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
-        _review(ctx, prefix=f"尚有 {len(unanswered)} 題未作答，還不能送出：{numbers}。"
-                            "\n未辦理的項目也請明確填 0 分。")
+    refusal = sheet.not_yet_submittable()
+    if refusal is not None:
+        _review(ctx, prefix=refusal)
         return
     _data(ctx).code = None
     ctx.show("confirm")
@@ -706,17 +700,15 @@ def _cancel(ctx: Context, _: str = "") -> None:
 def _goto(ctx: Context, target: str) -> None:
     """跳到 N: by number (1–25) or by code (2.4)."""
     sheet = _sheet_of(ctx)
-    total = len(sheet.rubric.questions)
-    cleaned = to_halfwidth(target).strip()
-    code: str | None = None
-    if cleaned.isdigit() and 1 <= int(cleaned) <= total:
-        code = sheet.rubric.questions[int(cleaned) - 1].code
-    elif sheet.rubric.has_question(cleaned):
-        code = cleaned
+    code = sheet.question_named(target)
     if code is None:
-        raise Refused(f"沒有「{texts.quote(target)}」這一題。請輸入 1 到 {total} 的題號"
-                      "（例如：跳到 5），或題目代碼（例如：跳到 2.4）。")
+        raise Refused(_no_such_question(sheet, target))
     _ask(ctx, code)
+
+
+def _no_such_question(sheet: Sheet, target: str) -> str:
+    return (f"沒有「{texts.quote(target)}」這一題。請輸入 1 到 {len(sheet.rubric.questions)} "
+            "的題號（例如：跳到 5），或題目代碼（例如：跳到 2.4）。")
 
 
 def _rescore(ctx: Context, _: str = "") -> None:
@@ -754,33 +746,27 @@ def _form(ctx: Context, arg: str) -> None:
 def _fill(ctx: Context, _: str = "") -> None:
     """填寫自評 typed inside the dialog: from where it continues, with the sheet's heading;
     evidence sent next is still for the question answered last."""
-    evidence_for = _data(ctx).evidence_for
+    kept = _data(ctx)
     ctx.close()
-    resume(ctx.turn, evidence_for=evidence_for)
+    resume(ctx.turn, kept=kept)
 
 
 # --- opening ---------------------------------------------------------------------------------
 
 
-def resume(turn: Turn, *, prefix: str | None = None, evidence_for: str | None = None) -> None:
+def resume(turn: Turn, *, prefix: str | None = None, kept: AssessData | None = None) -> None:
     """填寫自評: continue where the member (or section) left off. Pressed or typed while the
-    dialog is open, evidence sent next stays with the question answered last."""
-    open_now = turn.state.dialog
-    if evidence_for is None and open_now is not None and open_now.get("name") == DIALOG.name:
-        earlier = open_now.get("data") or {}
-        evidence_for = earlier.get("evidence_for") if isinstance(earlier, dict) else None
-        open_id = earlier.get("assessment_id") if isinstance(earlier, dict) else None
-    else:
-        open_id = None
+    dialog is open (``kept``: its data, by default the open document's), evidence sent next
+    stays with the question answered last."""
+    kept = kept or _open_data(turn)
     sheet = current_sheet(turn)
     if not sheet.editable:
         show_locked(turn, sheet)
         return
     assert sheet.assessment.id is not None
-    if open_id is not None and open_id != sheet.assessment.id:
-        evidence_for = None
-    data = AssessData(assessment_id=sheet.assessment.id,
-                      evidence_for=evidence_for if isinstance(evidence_for, str) else None)
+    evidence_for = kept.evidence_for \
+        if kept is not None and kept.assessment_id == sheet.assessment.id else None
+    data = AssessData(assessment_id=sheet.assessment.id, evidence_for=evidence_for)
     heading = f"{prefix}\n{sheet.heading()}" if prefix else sheet.heading()
     returned = sheet.returned_codes()
     if returned:
@@ -813,6 +799,17 @@ def resume(turn: Turn, *, prefix: str | None = None, evidence_for: str | None = 
     start_dialog(turn, DIALOG, data, window="question", prefix=intro)
 
 
+def _open_data(turn: Turn) -> AssessData | None:
+    """The data of this dialog when it is the one open now."""
+    document = turn.state.dialog
+    if not document or document.get("name") != DIALOG.name:
+        return None
+    try:
+        return AssessData.model_validate(document.get("data") or {})
+    except ValidationError:
+        return None
+
+
 def show_review(turn: Turn) -> None:
     """檢視 from the menu: the review window of an editable sheet, else the read-only text."""
     sheet = current_sheet(turn)
@@ -831,16 +828,9 @@ def goto(turn: Turn, target: str) -> None:
     if not sheet.editable:
         show_locked(turn, sheet)
         return
-    total = len(sheet.rubric.questions)
-    cleaned = to_halfwidth(target).strip()
-    code: str | None = None
-    if cleaned.isdigit() and 1 <= int(cleaned) <= total:
-        code = sheet.rubric.questions[int(cleaned) - 1].code
-    elif sheet.rubric.has_question(cleaned):
-        code = cleaned
+    code = sheet.question_named(target)
     if code is None:
-        show_menu_hint(turn, prefix=f"沒有「{texts.quote(target)}」這一題。請輸入 1 到 {total} 的"
-                                    "題號（例如：跳到 5），或題目代碼（例如：跳到 2.4）。")
+        show_menu_hint(turn, prefix=_no_such_question(sheet, target))
         return
     assert sheet.assessment.id is not None
     turn.state.question = code
@@ -856,12 +846,9 @@ def request_submit(turn: Turn) -> None:
         return
     assert sheet.assessment.id is not None
     data = AssessData(assessment_id=sheet.assessment.id)
-    unanswered = sheet.unanswered()
-    if unanswered:
-        numbers = "、".join(f"第 {sheet.rubric.placement(c).number} 題（{c}）" for c in unanswered)
-        start_dialog(turn, DIALOG, data, window="review",
-                     prefix=f"尚有 {len(unanswered)} 題未作答，還不能送出：{numbers}。"
-                            "\n未辦理的項目也請明確填 0 分。")
+    refusal = sheet.not_yet_submittable()
+    if refusal is not None:
+        start_dialog(turn, DIALOG, data, window="review", prefix=refusal)
         return
     start_dialog(turn, DIALOG, data, window="confirm")
 

@@ -339,14 +339,10 @@ def _goto(ctx: Context, arg: str) -> None:
     sheet = _sheet_of(ctx)
     data = ctx.data
     assert isinstance(data, VerifyData)
-    codes = _codes(sheet)
-    target = to_halfwidth(arg).strip()
-    if target.isdigit() and 1 <= int(target) <= len(codes):
-        data.code = codes[int(target) - 1]
-    elif target in codes:
-        data.code = target
-    else:
-        raise Refused(f"請輸入 1 到 {len(codes)} 的題號或題目代碼。")
+    code = sheet.question_named(arg)
+    if code is None:
+        raise Refused(f"請輸入 1 到 {len(sheet.rubric.questions)} 的題號或題目代碼。")
+    data.code = code
     ctx.show("question")
 
 

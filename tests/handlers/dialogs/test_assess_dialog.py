@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage.models import Answer, Assessment, ConversationState
-from tests.handlers.test_flows import stored_answers
+from storage.models import ConversationState
+from tests.handlers.dialogs.test_verify import answers
+from tests.handlers.test_flows import SCORES, answer_all, assessment_row, stored_answers
 
 
 def write_state(office, chat, document: dict) -> None:
@@ -15,13 +16,6 @@ def write_state(office, chat, document: dict) -> None:
             ConversationState.platform_user_id == chat.user_id)).one()
         row.state = document
         session.add(row)
-
-
-def assessment_id(office) -> int:
-    with office.database.transaction() as session:
-        found = session.exec(select(Assessment)).one()
-        assert found.id is not None
-        return found.id
 
 
 def test_another_flows_word_at_a_question_asks_and_nothing_is_lost(office):
@@ -54,7 +48,7 @@ def test_progress_typed_at_a_question_is_shown_and_fill_comes_back(office):
 def test_a_band_saved_by_an_older_sqbot_takes_the_typed_score(office):
     chat = office.chat("王小明")
     chat.say("填寫自評")
-    aid = assessment_id(office)
+    aid = assessment_row(office).id
     # What sqbot wrote before the assessment was a dialog: inside band ① of 1.1.
     write_state(office, chat, {"v": 1, "step": 7, "mode": "band", "assessment_id": aid,
                                "question": "1.1", "band": 0, "evidence_for": None})
@@ -66,8 +60,7 @@ def test_a_band_saved_by_an_older_sqbot_takes_the_typed_score(office):
                                "assessment_id": aid})
     chat.say("確認")  # the confirmation of an older sqbot: the sheet is not complete
     assert "尚有 24 題未作答，還不能送出" in chat.text
-    with office.database.transaction() as session:
-        assert session.exec(select(Answer)).one().self_score == 90
+    assert answers(office)["1.1"].self_score == 90 and len(answers(office)) == 1
 
 
 # --- found in review of the port -------------------------------------------------------------
@@ -81,8 +74,7 @@ def test_a_score_typed_below_every_band_is_recorded_with_the_figure(office):
     assert "未達最低級距" in chat.text and "本題建議給 0 分" in chat.text
     chat.say("0")
     assert "已記錄 2.4 電話禮貌測試績效：0 分" in chat.text
-    with office.database.transaction() as session:
-        answer = session.exec(select(Answer).where(Answer.question_code == "2.4")).one()
+    answer = answers(office)["2.4"]
     assert (answer.self_score, answer.measure_value) == (0, 65)
 
 
@@ -102,7 +94,7 @@ def test_fill_typed_again_keeps_the_evidence_with_the_last_answer(office):
 def test_buttons_of_an_older_sqbot_are_typed_as_words_after_the_upgrade(office):
     chat = office.chat("王小明")
     chat.say("填寫自評")
-    aid = assessment_id(office)
+    aid = assessment_row(office).id
     write_state(office, chat, {"v": 1, "step": 5, "mode": "question", "assessment_id": aid,
                                "question": "1.1", "drawn": [["略過", f"5:k:{aid}:1.1"]]})
     chat.say("略過")
@@ -110,8 +102,7 @@ def test_buttons_of_an_older_sqbot_are_typed_as_words_after_the_upgrade(office):
     write_state(office, chat, {"v": 1, "step": 8, "mode": "question", "assessment_id": aid,
                                "question": "2.4", "measure": 55.0})
     chat.say("0")  # below every band, as an older sqbot asked it: 0 keeps the figure
-    with office.database.transaction() as session:
-        answer = session.exec(select(Answer).where(Answer.question_code == "2.4")).one()
+    answer = answers(office)["2.4"]
     assert (answer.self_score, answer.measure_value) == (0, 55)
 
 
@@ -138,15 +129,13 @@ def test_the_receipt_counts_an_answer_committed_just_before_the_lock(office):
     import pytest
     import sqlalchemy as sa
 
-    from tests.handlers.test_flows import SCORES
-
     engine = office.database.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes the write lock at BEGIN: nothing can commit in between")
     chat = office.chat("王小明")
-    answer_all_scores(chat)
+    answer_all(chat)
     chat.press("送出")
-    aid = assessment_id(office)
+    aid = assessment_row(office).id
     fired = []
 
     def colleague(conn, cursor, statement, parameters, context, executemany):
@@ -166,12 +155,6 @@ def test_the_receipt_counts_an_answer_committed_just_before_the_lock(office):
     assert fired
     total = sum(SCORES.values()) - SCORES["1.1"] + 50
     assert f"總分：{total} 分" in chat.text, chat.text
-
-
-def answer_all_scores(chat) -> None:
-    from tests.handlers.test_flows import answer_all
-
-    answer_all(chat)
 
 
 def test_a_count_after_a_score_is_evidence_not_the_next_score(office):
